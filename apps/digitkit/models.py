@@ -1,0 +1,90 @@
+"""Find, load and call the project's saved Keras models (input (N, 784) float32 in [0, 1], output (N, 10))."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # keras takes seconds to import: only the functions that need it import it
+    import keras
+
+MODEL_NAMES = ("ensemble", "cnn", "mlp")  # best first
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
+INPUT_SIZE = 784
+CLASS_COUNT = 10
+_BATCH_SIZE = 1024
+
+
+class ModelLoadError(RuntimeError):
+    """A model file is missing, unreadable, not a Keras model or not of the project's contract shape."""
+
+
+def available_models(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Path]:
+    """The saved models found in `model_dir`, by name, best first (only files that exist)."""
+    folder = Path(model_dir)
+    paths = {name: folder / f"{name}.keras" for name in MODEL_NAMES}
+    return {name: path for name, path in paths.items() if path.is_file()}
+
+
+def _first_line(error: BaseException) -> str:
+    """The first non-empty line of an exception's message, or its type's name."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a saved model and check it takes (N, 784) and gives (N, 10); ModelLoadError names the file."""
+    import keras
+
+    model_path = Path(path)
+    if not model_path.is_file():
+        raise ModelLoadError(f"{model_path}: model file not found")
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as error:  # Keras raises ValueError, OSError, zipfile errors... for bad files
+        raise ModelLoadError(f"{model_path}: not a readable Keras model ({_first_line(error)})") from error
+    try:
+        input_shape, output_shape = tuple(model.input_shape), tuple(model.output_shape)
+    except (AttributeError, ValueError) as error:
+        raise ModelLoadError(f"{model_path}: the model has no single input and output") from error
+    if input_shape != (None, INPUT_SIZE) or output_shape != (None, CLASS_COUNT):
+        raise ModelLoadError(
+            f"{model_path}: expected input (None, {INPUT_SIZE}) and output (None, {CLASS_COUNT}),"
+            f" got {input_shape} and {output_shape}"
+        )
+    return model
+
+
+def _checked_batch(batch: np.ndarray) -> np.ndarray:
+    """The batch as a C-contiguous float32 (N, 784) array, or ValueError saying what is wrong."""
+    array = np.asarray(batch)
+    if array.ndim == 1 and array.shape[0] == INPUT_SIZE:
+        array = array[np.newaxis, :]
+    if array.ndim != 2 or array.shape[1] != INPUT_SIZE:
+        raise ValueError(f"expected a batch of shape (N, {INPUT_SIZE}), got {array.shape}")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"expected float32 pixel values, got dtype {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if array.size and (not np.all(np.isfinite(array)) or array.min() < 0.0 or array.max() > 1.0):
+        raise ValueError("pixel values must lie in [0, 1] (divide 0..255 images by 255)")
+    return array
+
+
+def predict_proba(model: keras.Model, batch: np.ndarray) -> np.ndarray:
+    """Class probabilities (N, 10) for a batch of model inputs (N, 784) float32 in [0, 1]."""
+    inputs = _checked_batch(batch)
+    if len(inputs) == 0:
+        return np.zeros((0, CLASS_COUNT), dtype=np.float32)
+    # Calling the model directly avoids model.predict's per-call set-up (tens of ms for one image).
+    parts = [
+        np.asarray(model(inputs[start : start + _BATCH_SIZE], training=False), dtype=np.float32)
+        for start in range(0, len(inputs), _BATCH_SIZE)
+    ]
+    probabilities = np.concatenate(parts)
+    if probabilities.shape != (len(inputs), CLASS_COUNT):
+        raise ValueError(
+            f"the model gave shape {probabilities.shape}, expected ({len(inputs)}, {CLASS_COUNT})"
+        )
+    return probabilities

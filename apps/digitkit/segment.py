@@ -1,0 +1,218 @@
+"""Find the digits in a photo, scan or video frame: threshold, connected pieces, merge, split, sort."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+SPECK_FRACTION = 0.00005  # pieces smaller than this share of the image's pixels are noise ...
+SPECK_SHARE_OF_LARGEST = 0.04  # ... and so are pieces below this share of the largest piece
+MIN_HEIGHT_SHARE = 0.3  # a digit is at least this share of the tallest digit's height
+MIN_INK_CONTRAST = 35  # ink must stand out from the paper by this much (0..255) after levelling
+WIDE_RATIO = 1.25  # a blob wider than this times its height holds touching digits
+TYPICAL_ASPECT = 0.8  # width / height of a typical handwritten digit, for guessing how many touch
+BACKGROUND_SCALE = 4  # the uneven paper is estimated on an image this many times smaller (speed)
+
+
+@dataclass(frozen=True)
+class DigitBox:
+    """One digit found in an image: its box in the image's pixels and its crop (ink bright on dark)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    crop: np.ndarray = field(repr=False, compare=False)
+
+
+@dataclass
+class _Group:
+    """Connected pieces (component labels) taken to be one digit, with their joint bounding box."""
+
+    labels: list[int]
+    x0: int
+    y0: int
+    x1: int  # exclusive
+    y1: int  # exclusive
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+def _to_gray_uint8(image: np.ndarray) -> np.ndarray:
+    """A 2-D uint8 view of a gray, BGR or BGRA image (uint8, or float on a 0..1 or 0..255 scale)."""
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.dtype != np.uint8:
+        values = array.astype(np.float32)
+        if values.size and values.max() <= 1.0:
+            values *= 255.0
+        array = np.clip(values, 0, 255).astype(np.uint8)
+    if array.ndim == 3 and array.shape[2] in (3, 4):
+        array = cv2.cvtColor(array[:, :, :3], cv2.COLOR_BGR2GRAY)
+    if array.ndim != 2 or array.size == 0:
+        raise ValueError(f"expected a gray or BGR image, got shape {np.asarray(image).shape}")
+    return array
+
+
+def ink_map(image: np.ndarray) -> np.ndarray:
+    """The image as uint8 with ink bright and the (possibly unevenly lit) paper levelled to about 0."""
+    gray = _to_gray_uint8(image)
+    blurred = cv2.GaussianBlur(gray, (3, 3), 0)
+    frame = max(1, min(gray.shape) // 20)
+    border = np.concatenate(
+        [
+            blurred[:frame].ravel(),
+            blurred[-frame:].ravel(),
+            blurred[:, :frame].ravel(),
+            blurred[:, -frame:].ravel(),
+        ]
+    )
+    ink = cv2.bitwise_not(blurred) if np.median(border) > 127 else blurred
+    # The paper's level: an opening wider than any pen stroke wipes the strokes out and keeps the
+    # slow changes of light. Done on a smaller copy, as the level changes slowly anyway.
+    height, width = ink.shape
+    small = cv2.resize(
+        ink,
+        (max(1, width // BACKGROUND_SCALE), max(1, height // BACKGROUND_SCALE)),
+        interpolation=cv2.INTER_AREA,
+    )
+    kernel_size = max(3, min(small.shape) // 3) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel_size, kernel_size))
+    paper = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
+    paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.subtract(ink, paper)
+
+
+def _ink_mask(ink: np.ndarray) -> np.ndarray:
+    """Binary mask of the ink: Otsu's threshold, but never below MIN_INK_CONTRAST (blank pages)."""
+    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    _, mask = cv2.threshold(ink, max(otsu, MIN_INK_CONTRAST), 255, cv2.THRESH_BINARY)
+    return mask
+
+
+def _pieces(mask: np.ndarray) -> tuple[np.ndarray, list[_Group]]:
+    """Connected pieces of ink without the specks: the label image and one group per piece."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return labels, []
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    min_area = max(3.0, SPECK_FRACTION * mask.size, SPECK_SHARE_OF_LARGEST * float(areas.max()))
+    groups = []
+    for label in range(1, count):
+        x, y, w, h, area = stats[label]
+        if area >= min_area:
+            groups.append(_Group([label], int(x), int(y), int(x + w), int(y + h)))
+    return labels, groups
+
+
+def _overlap(start_a: int, end_a: int, start_b: int, end_b: int) -> int:
+    """Length of the overlap of two half-open ranges."""
+    return max(0, min(end_a, end_b) - max(start_a, start_b))
+
+
+def _same_digit(a: _Group, b: _Group) -> bool:
+    """Pieces of one digit: one above the other (broken strokes), not side by side like slanted neighbours."""
+    x_shared = _overlap(a.x0, a.x1, b.x0, b.x1)
+    y_shared = _overlap(a.y0, a.y1, b.y0, b.y1)
+    stacked = x_shared >= 0.5 * min(a.width, b.width) and y_shared <= 0.25 * min(a.height, b.height)
+    inside = x_shared == min(a.width, b.width) and y_shared == min(a.height, b.height)
+    return stacked or inside
+
+
+def _merge_pieces(groups: list[_Group]) -> list[_Group]:
+    """Join pieces that belong to one digit, until no two more do."""
+    merged = list(groups)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                a, b = merged[i], merged[j]
+                if _same_digit(a, b):
+                    merged[i] = _Group(
+                        a.labels + b.labels,
+                        min(a.x0, b.x0),
+                        min(a.y0, b.y0),
+                        max(a.x1, b.x1),
+                        max(a.y1, b.y1),
+                    )
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return merged
+
+
+def _group_mask(labels: np.ndarray, group: _Group) -> np.ndarray:
+    """Boolean mask, over the group's box, of the pixels that belong to the group's pieces."""
+    window = labels[group.y0 : group.y1, group.x0 : group.x1]
+    return np.isin(window, group.labels)
+
+
+def _split_wide(labels: np.ndarray, group: _Group, digit_width: float) -> list[_Group]:
+    """Split a blob of touching digits at the emptiest columns near where the digits should meet."""
+    if group.width <= WIDE_RATIO * group.height:
+        return [group]
+    count = max(2, round(group.width / digit_width))
+    columns = _group_mask(labels, group).sum(axis=0).astype(np.float64)
+    step = group.width / count
+    cuts = [0]
+    for index in range(1, count):
+        expected = index * step
+        low, high = int(expected - 0.3 * step), int(expected + 0.3 * step) + 1
+        window = columns[low:high]
+        # the emptiest column; among equals, the one nearest the expected place
+        order = np.lexsort((np.abs(np.arange(low, high) - expected), window))
+        cuts.append(low + int(order[0]))
+    cuts.append(group.width)
+    parts = []
+    mask = _group_mask(labels, group)
+    for left, right in zip(cuts[:-1], cuts[1:], strict=True):
+        part = mask[:, left:right]
+        rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+        if rows.size == 0:
+            continue
+        parts.append(
+            _Group(
+                group.labels,
+                group.x0 + left + int(cols[0]),
+                group.y0 + int(rows[0]),
+                group.x0 + left + int(cols[-1]) + 1,
+                group.y0 + int(rows[-1]) + 1,
+            )
+        )
+    return parts
+
+
+def _crop(ink: np.ndarray, labels: np.ndarray, group: _Group) -> np.ndarray:
+    """The group's ink (bright on dark) in its box, with anything from neighbouring digits blanked out."""
+    keep = _group_mask(labels, group).astype(np.uint8)
+    keep = cv2.dilate(keep, np.ones((3, 3), np.uint8))  # keep the soft edges of the strokes
+    return ink[group.y0 : group.y1, group.x0 : group.x1] * keep
+
+
+def find_digits(image: np.ndarray) -> list[DigitBox]:
+    """The digits in a gray or BGR image (dark ink on light paper or light on dark), left to right."""
+    ink = ink_map(image)
+    labels, groups = _pieces(_ink_mask(ink))
+    groups = _merge_pieces(groups)
+    if not groups:
+        return []
+    tallest = max(group.height for group in groups)
+    groups = [group for group in groups if group.height >= MIN_HEIGHT_SHARE * tallest]
+    narrow = [group.width for group in groups if group.width <= WIDE_RATIO * group.height]
+    digit_width = float(np.median(narrow)) if narrow else TYPICAL_ASPECT * tallest
+    digit_width = max(digit_width, 0.5 * tallest)  # a row of '1's must not make every blob look wide
+    digits = [part for group in groups for part in _split_wide(labels, group, digit_width)]
+    digits.sort(key=lambda group: (group.x0 + group.x1) / 2)
+    return [DigitBox(d.x0, d.y0, d.width, d.height, _crop(ink, labels, d)) for d in digits]

