@@ -1,0 +1,163 @@
+"""The notebook's data-source chain: local files, Kaggle credentials, Keras' MNIST, the embedded sample."""
+
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+SECRET = "KGAT_0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def clean_home(tmp_path, monkeypatch):
+    """A home folder with no Kaggle credentials, no credential variables and no network."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.chdir(tmp_path)
+    return home
+
+
+def small_csv(nb, folder, real_digits, name="train.csv", rows=40):
+    pixels, labels = real_digits
+    return nb.write_digits_csv(folder / name, pixels[::125][:rows], labels[::125][:rows])
+
+
+def test_local_train_csv_wins(nb, tmp_path, real_digits, capsys):
+    small_csv(nb, tmp_path, real_digits)
+    train, test, source = nb.get_data(tmp_path, "digit-recognizer")
+    assert (train, test, source) == (tmp_path / "train.csv", None, f"local files in {tmp_path}/")
+    assert capsys.readouterr().out == ""
+
+
+def test_kaggle_zip_in_the_data_folder_is_extracted(nb, tmp_path, real_digits):
+    source = tmp_path / "src"
+    source.mkdir()
+    small_csv(nb, source, real_digits, "train.csv")
+    small_csv(nb, source, real_digits, "test.csv")
+    data = tmp_path / "data"
+    data.mkdir()
+    with zipfile.ZipFile(data / "digit-recognizer.zip", "w") as zf:
+        for name in ("train.csv", "test.csv"):
+            zf.write(source / name, name)
+    train, test, _ = nb.get_data(data, "digit-recognizer")
+    assert (train.name, test.name) == ("train.csv", "test.csv")
+    assert train.read_bytes() == (source / "train.csv").read_bytes()
+
+
+def test_extracting_never_replaces_an_existing_file(nb, tmp_path):
+    (tmp_path / "test.csv").write_text("mine")
+    with zipfile.ZipFile(tmp_path / "d.zip", "w") as zf:
+        zf.writestr("test.csv", "from the zip")
+        zf.writestr("train.csv", "label\n")
+    nb.extract_zip(tmp_path / "d.zip", tmp_path)
+    assert (tmp_path / "test.csv").read_text() == "mine"
+    assert (tmp_path / "train.csv").read_text() == "label\n"
+
+
+def test_broken_zip_is_an_error_not_skipped(nb, tmp_path):
+    (tmp_path / "digit-recognizer.zip").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(nb.DataSourceError, match=r"digit-recognizer.zip is not a readable zip file"):
+        nb.get_data(tmp_path, "digit-recognizer")
+
+
+def test_dataset_csvs_are_found_whatever_they_are_called(nb, tmp_path):
+    for name in ("mnist_train.csv", "mnist_test.csv", "README.md"):
+        (tmp_path / name).write_text("x")
+    assert nb.find_data_files(tmp_path) == (tmp_path / "mnist_train.csv", tmp_path / "mnist_test.csv")
+
+
+def test_no_credentials_no_network_falls_back_to_the_sample(nb, clean_home, tmp_path, capsys):
+    train, test, source = nb.get_data(tmp_path / "data", "digit-recognizer", seed=1)
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[0]
+        == "Kaggle: skipped, no credentials (set KAGGLE_API_TOKEN or add kaggle.json; see the text above)"
+    )
+    assert out[-1].startswith("Keras MNIST: skipped, Keras could not download MNIST: URL fetch failure")
+    assert source.startswith("the EMBEDDED SAMPLE of 5,000 real MNIST digits")
+    labels, pixels = nb.load_digits_csv(train, "train")
+    test_labels, test_pixels = nb.load_digits_csv(test, "test")
+    assert pixels.shape == (4000, 784) and test_pixels.shape == (1000, 784)
+    assert np.bincount(np.concatenate([labels, test_labels])).tolist() == [500] * 10
+
+
+def test_keras_mnist_is_written_in_kaggle_layout_with_labelled_test(
+    nb, clean_home, tmp_path, monkeypatch, real_digits
+):
+    pixels, labels = real_digits
+    images = pixels.reshape(-1, 28, 28)
+    fake = ((images[:300], labels[:300]), (images[300:400], labels[300:400]))
+    monkeypatch.setattr(nb.keras.datasets.mnist, "load_data", lambda: fake)
+    train, test, source = nb.get_data(tmp_path / "data", "digit-recognizer")
+    assert source.startswith("Keras' copy of MNIST")
+    assert train.read_text().startswith("label,pixel0,")
+    test_labels, test_pixels = nb.load_digits_csv(test, "test")
+    np.testing.assert_array_equal(test_labels, labels[300:400])
+    np.testing.assert_array_equal(test_pixels, pixels[300:400])
+
+
+# --- finding credentials --------------------------------------------------------------------------------
+
+
+def test_no_credentials_found(nb, clean_home):
+    assert nb.find_kaggle_credentials() is None
+
+
+def test_token_in_the_environment(nb, clean_home, monkeypatch):
+    monkeypatch.setenv("KAGGLE_API_TOKEN", SECRET)
+    assert nb.find_kaggle_credentials() == "the KAGGLE_API_TOKEN environment variable"
+
+
+def test_access_token_file(nb, clean_home):
+    (clean_home / ".kaggle").mkdir()
+    (clean_home / ".kaggle" / "access_token").write_text(SECRET + "\n")
+    assert nb.find_kaggle_credentials() == f"{clean_home / '.kaggle' / 'access_token'}"
+
+
+def test_username_and_key_variables(nb, clean_home, monkeypatch):
+    monkeypatch.setenv("KAGGLE_USERNAME", "ada")
+    monkeypatch.setenv("KAGGLE_KEY", SECRET)
+    assert nb.find_kaggle_credentials() == "the KAGGLE_USERNAME and KAGGLE_KEY environment variables"
+
+
+def test_uploaded_kaggle_json_is_installed_privately(nb, clean_home, tmp_path):
+    (tmp_path / "kaggle.json").write_text(json.dumps({"username": "ada", "key": SECRET}))
+    where = nb.find_kaggle_credentials(tmp_path)
+    installed = clean_home / ".kaggle" / "kaggle.json"
+    assert where == f"{tmp_path / 'kaggle.json'} (installed into {clean_home / '.kaggle'} with mode 600)"
+    assert json.loads(installed.read_text())["key"] == SECRET
+    assert installed.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{not json", "is not valid JSON (JSONDecodeError: "),
+        (json.dumps({"username": "ada"}), 'needs "username" and "key" entries'),
+    ],
+)
+def test_malformed_kaggle_json_is_one_line_and_the_chain_goes_on(
+    nb, clean_home, tmp_path, capsys, content, problem
+):
+    (clean_home / ".kaggle").mkdir()
+    (clean_home / ".kaggle" / "kaggle.json").write_text(content)
+    with pytest.raises(nb.DataSourceError, match="kaggle.json " + problem.replace("(", r"\(")):
+        nb.find_kaggle_credentials()
+    nb.get_data(tmp_path / "data", "digit-recognizer")
+    out = capsys.readouterr().out
+    assert f"Kaggle: skipped, {clean_home / '.kaggle' / 'kaggle.json'} " in out
+    assert "Traceback" not in out
+
+
+def test_colab_secret_is_used_without_printing_it(nb, clean_home, monkeypatch, capsys):
+    monkeypatch.setattr(nb, "read_colab_secret", lambda name: SECRET if name == "KAGGLE_API_TOKEN" else None)
+    assert nb.find_kaggle_credentials() == "the Colab secret KAGGLE_API_TOKEN"
+    assert os.environ["KAGGLE_API_TOKEN"] == SECRET
+    assert SECRET not in capsys.readouterr().out

