@@ -308,7 +308,8 @@ def download_from_kaggle(folder: Path, competition: str, dataset: str = "") -> P
         from kaggle.api.kaggle_api_extended import KaggleApi
 
         api = KaggleApi()
-        api.authenticate()
+        with contextlib.redirect_stdout(io.StringIO()):  # its help text on failure; our one line says it
+            api.authenticate()
         with tempfile.TemporaryDirectory(dir=target) as tmp:
             if dataset:
                 api.dataset_download_files(dataset, path=tmp, quiet=True, unzip=False)

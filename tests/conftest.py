@@ -2,10 +2,12 @@
 
 import json
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from kaggle_standin import KaggleStandIn, kaggle_standin
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "Handwritten_digit_recognition.ipynb"
@@ -35,3 +37,10 @@ def real_digits() -> tuple[np.ndarray, np.ndarray]:
 
     pixels, labels = mnist_data()
     return pixels.astype(np.uint8), labels.astype(np.uint8)
+
+
+@pytest.fixture
+def kaggle_server(tmp_path: Path) -> Iterator[KaggleStandIn]:
+    """A local Kaggle API stand-in that the real kaggle client talks to; HOME is tmp_path/'home'."""
+    with kaggle_standin(tmp_path / "home") as server:
+        yield server

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,12 +18,6 @@ DATASET_ZIP = make_zip({"mnist/train.csv": TRAIN_CSV})
 
 if TYPE_CHECKING:  # the real import must wait until the stand-in has set up the environment
     from kaggle.api.kaggle_api_extended import KaggleApi
-
-
-@pytest.fixture
-def kaggle_server(tmp_path: Path) -> Iterator[KaggleStandIn]:
-    with kaggle_standin(tmp_path / "home") as server:
-        yield server
 
 
 def new_api() -> KaggleApi:
