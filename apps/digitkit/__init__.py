@@ -1,6 +1,8 @@
 """Shared code of the project's two apps: preprocessing, segmentation, models and image files."""
 
 from digitkit.annotate import annotate, as_bgr
+from digitkit.board import DrawingBoard, Prediction
+from digitkit.files import write_bytes_atomic, write_image
 from digitkit.images import MAX_PIXELS, ImageReadError, decode_image, read_image_file
 from digitkit.models import (
     DEFAULT_MODEL_DIR,
@@ -19,9 +21,11 @@ __all__ = [
     "MAX_PIXELS",
     "MODEL_NAMES",
     "DigitBox",
+    "DrawingBoard",
     "EmptyImageError",
     "ImageReadError",
     "ModelLoadError",
+    "Prediction",
     "annotate",
     "as_bgr",
     "available_models",
@@ -36,4 +40,6 @@ __all__ = [
     "to_model_input",
     "to_model_input_image",
     "top_k",
+    "write_bytes_atomic",
+    "write_image",
 ]

@@ -77,7 +77,11 @@ def _scale_to_digit_size(digit: np.ndarray) -> np.ndarray:
     factor = DIGIT_SIZE / max(height, width)
     size = (max(1, round(width * factor)), max(1, round(height * factor)))  # cv2 wants (width, height)
     interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
-    return np.clip(cv2.resize(digit, size, interpolation=interpolation), 0.0, 1.0)
+    scaled = np.clip(cv2.resize(digit, size, interpolation=interpolation), 0.0, 1.0)
+    peak = float(scaled.max())
+    return (
+        scaled / peak if peak > 0 else scaled
+    )  # averaging dims the strokes; MNIST's strokes peak at full brightness
 
 
 def _place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ SPECK_FRACTION = 0.00005  # pieces smaller than this share of the image's pixels
 SPECK_SHARE_OF_LARGEST = 0.04  # ... and so are pieces below this share of the largest piece
 MIN_HEIGHT_SHARE = 0.3  # a digit is at least this share of the tallest digit's height
 MIN_INK_CONTRAST = 35  # ink must stand out from the paper by this much (0..255) after levelling
-WIDE_RATIO = 1.25  # a blob wider than this times its height holds touching digits
-TYPICAL_ASPECT = 0.8  # width / height of a typical handwritten digit, for guessing how many touch
+WIDE_RATIO = 1.3  # a blob wider than this times the digits' height holds touching digits ...
+MIN_PIECE_SHARE = 0.3  # ... and is split into pieces at least this share of the height wide
 BACKGROUND_SCALE = 4  # the uneven paper is estimated on an image this many times smaller (speed)
 
 
@@ -159,39 +159,53 @@ def _group_mask(labels: np.ndarray, group: _Group) -> np.ndarray:
     return np.isin(window, group.labels)
 
 
-def _split_wide(labels: np.ndarray, group: _Group, digit_width: float) -> list[_Group]:
-    """Split a blob of touching digits at the emptiest columns near where the digits should meet."""
-    if group.width <= WIDE_RATIO * group.height:
+def _tight_part(mask: np.ndarray, group: _Group, left: int, right: int) -> _Group | None:
+    """The group's ink between two of its columns (half-open), as a group with a tight box."""
+    part = mask[:, left:right]
+    rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+    if rows.size == 0:
+        return None
+    return _Group(
+        group.labels,
+        group.x0 + left + int(cols[0]),
+        group.y0 + int(rows[0]),
+        group.x0 + left + int(cols[-1]) + 1,
+        group.y0 + int(rows[-1]) + 1,
+    )
+
+
+def _best_cut(mask: np.ndarray, digit_height: float) -> int | None:
+    """The column to split a blob at: the least ink, leaving both sides a digit's width and height."""
+    width = mask.shape[1]
+    has_ink = mask.any(axis=0)
+    rows = np.arange(mask.shape[0])[:, np.newaxis]
+    tops = np.where(has_ink, np.where(mask, rows, mask.shape[0]).min(axis=0), mask.shape[0])
+    bottoms = np.where(has_ink, np.where(mask, rows, -1).max(axis=0), -1)
+    # heights of the ink left of each cut (columns < cut) and right of it (columns >= cut)
+    left_height = np.maximum.accumulate(bottoms) - np.minimum.accumulate(tops) + 1
+    right_height = (np.maximum.accumulate(bottoms[::-1]) - np.minimum.accumulate(tops[::-1]) + 1)[::-1]
+    cuts = np.arange(1, width)
+    tall_enough = (left_height[cuts - 1] >= 0.5 * digit_height) & (right_height[cuts] >= 0.5 * digit_height)
+    wide_enough = (cuts >= MIN_PIECE_SHARE * digit_height) & (width - cuts >= MIN_PIECE_SHARE * digit_height)
+    cuts = cuts[tall_enough & wide_enough]
+    if cuts.size == 0:
+        return None
+    ink_per_column = np.convolve(mask.sum(axis=0), np.ones(3) / 3, mode="same")
+    # the emptiest column; among equals, the one nearest the middle
+    order = np.lexsort((np.abs(cuts - width / 2), ink_per_column[cuts]))
+    return int(cuts[order[0]])
+
+
+def _split_wide(labels: np.ndarray, group: _Group, digit_height: float) -> list[_Group]:
+    """Split a blob of touching digits at the column with the least ink, again until no piece is wide."""
+    if group.width <= WIDE_RATIO * digit_height:
         return [group]
-    count = max(2, round(group.width / digit_width))
-    columns = _group_mask(labels, group).sum(axis=0).astype(np.float64)
-    step = group.width / count
-    cuts = [0]
-    for index in range(1, count):
-        expected = index * step
-        low, high = int(expected - 0.3 * step), int(expected + 0.3 * step) + 1
-        window = columns[low:high]
-        # the emptiest column; among equals, the one nearest the expected place
-        order = np.lexsort((np.abs(np.arange(low, high) - expected), window))
-        cuts.append(low + int(order[0]))
-    cuts.append(group.width)
-    parts = []
     mask = _group_mask(labels, group)
-    for left, right in zip(cuts[:-1], cuts[1:], strict=True):
-        part = mask[:, left:right]
-        rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
-        if rows.size == 0:
-            continue
-        parts.append(
-            _Group(
-                group.labels,
-                group.x0 + left + int(cols[0]),
-                group.y0 + int(rows[0]),
-                group.x0 + left + int(cols[-1]) + 1,
-                group.y0 + int(rows[-1]) + 1,
-            )
-        )
-    return parts
+    cut = _best_cut(mask, digit_height)
+    if cut is None:
+        return [group]
+    parts = [_tight_part(mask, group, 0, cut), _tight_part(mask, group, cut, group.width)]
+    return [piece for part in parts if part is not None for piece in _split_wide(labels, part, digit_height)]
 
 
 def _crop(ink: np.ndarray, labels: np.ndarray, group: _Group) -> np.ndarray:
@@ -210,9 +224,7 @@ def find_digits(image: np.ndarray) -> list[DigitBox]:
         return []
     tallest = max(group.height for group in groups)
     groups = [group for group in groups if group.height >= MIN_HEIGHT_SHARE * tallest]
-    narrow = [group.width for group in groups if group.width <= WIDE_RATIO * group.height]
-    digit_width = float(np.median(narrow)) if narrow else TYPICAL_ASPECT * tallest
-    digit_width = max(digit_width, 0.5 * tallest)  # a row of '1's must not make every blob look wide
-    digits = [part for group in groups for part in _split_wide(labels, group, digit_width)]
+    digit_height = float(np.median([group.height for group in groups]))
+    digits = [part for group in groups for part in _split_wide(labels, group, digit_height)]
     digits.sort(key=lambda group: (group.x0 + group.x1) / 2)
     return [DigitBox(d.x0, d.y0, d.width, d.height, _crop(ink, labels, d)) for d in digits]
