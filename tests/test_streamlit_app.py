@@ -1,0 +1,320 @@
+"""The Streamlit page's logic, run with Streamlit's AppTest against the committed models in models/.
+
+The drawing canvas is a browser component; here a stand-in module returns the canvas pixels a user's
+drawing would give (real MNIST digits scaled up to the 280x280 board). tests/test_streamlit_browser.py
+draws with a real mouse in a real browser.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from digit_images import digit_drawing, mnist_digits, render_row
+from digitkit.models import available_models, load_model, predict_proba
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+from webapp_logic import (
+    MODEL_DIR_VARIABLE,
+    SURE_COLOUR,
+    UNSURE_COLOUR,
+    UNSURE_THRESHOLD,
+    annotate,
+    canvas_to_gray,
+    enlarge,
+    judge,
+    predict_drawing,
+    read_upload,
+)
+
+APP = Path(__file__).resolve().parents[1] / "apps" / "streamlit_app.py"
+MODELS = Path(__file__).resolve().parents[1] / "models"
+TIMEOUT = 120  # the first run imports TensorFlow and loads a model
+
+
+def board_rgba(gray: np.ndarray) -> np.ndarray:
+    """What the canvas component returns for a white-on-black drawing: RGBA, opaque."""
+    return np.dstack([gray, gray, gray, np.full_like(gray, 255)])
+
+
+class FakeCanvas:
+    """Stands in for streamlit_drawable_canvas: returns a drawing for the first canvas key, then nothing."""
+
+    def __init__(self, drawing: np.ndarray | None) -> None:
+        self.drawing = drawing
+        self.keys: list[str] = []
+        self.stroke_widths: list[int] = []
+
+    def st_canvas(self, **kwargs):
+        self.keys.append(kwargs["key"])
+        self.stroke_widths.append(kwargs["stroke_width"])
+        fresh = kwargs["key"] != self.keys[0]  # "Clear" mounts a canvas under a new key: it is empty
+        image = None if self.drawing is None or fresh else board_rgba(self.drawing)
+        return types.SimpleNamespace(image_data=image)
+
+
+@pytest.fixture(autouse=True)
+def _repo_models(monkeypatch):
+    """Every test uses the committed models unless it says otherwise."""
+    monkeypatch.delenv(MODEL_DIR_VARIABLE, raising=False)
+
+
+@pytest.fixture(scope="module")
+def best_model():
+    models = available_models(MODELS)
+    assert models, f"no committed model in {MODELS}"
+    return load_model(next(iter(models.values())))
+
+
+def run_app(monkeypatch, drawing: np.ndarray | None = None) -> tuple[AppTest, FakeCanvas]:
+    """Run the page with the canvas returning `drawing` (uint8 white on black), or the real component."""
+    fake = None
+    if drawing is not None:
+        fake = FakeCanvas(drawing)
+        module = types.ModuleType("streamlit_drawable_canvas")
+        module.st_canvas = fake.st_canvas
+        monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at, fake
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    return [element.value for element in at.get(kind)]
+
+
+def test_empty_canvas_asks_for_a_digit_instead_of_predicting(monkeypatch):
+    at, _ = run_app(monkeypatch)  # the real canvas component, which starts empty
+    assert any("Draw a digit" in info.value for info in at.info)
+    assert not [s for s in texts(at, "subheader") if s.startswith(("Prediction", "Not sure"))]
+    assert not at.error
+
+
+def test_blank_board_counts_as_empty(monkeypatch):
+    at, _ = run_app(monkeypatch, np.zeros((280, 280), np.uint8))
+    assert any("Draw a digit" in info.value for info in at.info)
+    assert not texts(at, "subheader")
+
+
+@pytest.mark.parametrize("label", range(10))
+def test_drawn_digit_is_predicted_with_confidence_chart_and_input(monkeypatch, label):
+    at, _ = run_app(monkeypatch, digit_drawing(label, 280))
+    assert texts(at, "subheader") == [f"Prediction: {label}"]
+    confidence = [m for m in texts(at, "markdown") if m.startswith("Confidence")]
+    assert len(confidence) == 1
+    shown = confidence[0].split("**")[1]
+    assert shown == "over 99.9%" or float(shown.rstrip("%")) >= UNSURE_THRESHOLD * 100
+    assert len(at.get("vega_lite_chart")) == 1  # the bar chart of the ten probabilities
+    images = at.get("image")
+    assert len(images) == 1 and "28x28" in images[0].proto.imgs[0].caption
+    assert not at.error
+
+
+def test_page_shows_the_same_probabilities_as_the_model(monkeypatch, best_model):
+    drawing = digit_drawing(3, 280, index=5)
+    field, expected = predict_drawing(best_model, drawing)
+    direct = predict_proba(best_model, field.reshape(1, -1))[0]
+    np.testing.assert_allclose(expected, direct, rtol=1e-5, atol=1e-6)
+    at, _ = run_app(monkeypatch, drawing)
+    verdict = judge(expected)
+    assert texts(at, "subheader") == [verdict.text]
+    chart = at.get("vega_lite_chart")[0].proto
+    assert "probability" in chart.spec
+
+
+def test_unsure_drawing_says_not_sure_with_the_top_candidates(monkeypatch, best_model):
+    # The real digits the model is least sure of, drawn on the board: the first under the threshold.
+    images, labels = mnist_digits()
+    confidence = predict_proba(best_model, images.reshape(len(images), -1) / 255.0).max(axis=1)
+    unsure = None
+    for index in np.argsort(confidence)[:50]:
+        drawing = cv2.resize(images[index], (280, 280), interpolation=cv2.INTER_LINEAR)
+        _, probabilities = predict_drawing(best_model, drawing)
+        if probabilities.max() < UNSURE_THRESHOLD:
+            unsure = drawing, probabilities
+            break
+    assert unsure is not None, "no real digit the model is unsure of among its 50 least sure"
+    drawing, probabilities = unsure
+    at, _ = run_app(monkeypatch, drawing)
+    (heading,) = texts(at, "subheader")
+    assert heading.startswith("Not sure: ") and "Prediction" not in heading
+    first, second = np.argsort(probabilities)[::-1][:2]
+    assert heading.startswith(f"Not sure: {first} ({probabilities[first]:.0%}) or {second} ")
+    assert any("does not claim an answer" in m for m in texts(at, "markdown"))
+    assert len(at.get("image")) == 1  # the 28x28 input is shown, so the user sees why
+
+
+def test_clear_button_mounts_an_empty_canvas(monkeypatch):
+    at, fake = run_app(monkeypatch, digit_drawing(7, 280))
+    assert texts(at, "subheader") == ["Prediction: 7"]
+    at.button[0].click().run()
+    assert fake.keys[-1] != fake.keys[0]
+    assert any("Draw a digit" in info.value for info in at.info)
+    assert not texts(at, "subheader")
+
+
+def test_stroke_width_slider_sets_the_pen(monkeypatch):
+    at, fake = run_app(monkeypatch, digit_drawing(1, 280))
+    assert fake.stroke_widths[-1] == at.sidebar.slider[0].value
+    at.sidebar.slider[0].set_value(24).run()
+    assert fake.stroke_widths[-1] == 24
+
+
+def test_model_picker_offers_the_committed_models_best_first(monkeypatch):
+    at, _ = run_app(monkeypatch, digit_drawing(4, 280))
+    picker = at.sidebar.selectbox[0]
+    committed = list(available_models(MODELS))
+    assert picker.options == [{"ensemble": "Ensemble", "cnn": "CNN", "mlp": "MLP"}[n] for n in committed]
+    assert picker.value == committed[0]
+
+
+def test_model_picker_switches_models_and_survives_a_broken_one(monkeypatch, tmp_path):
+    # A folder with all three names: the best ("ensemble") is broken, the others are real models.
+    real = next(iter(available_models(MODELS).values()))
+    shutil.copy(real, tmp_path / "cnn.keras")
+    shutil.copy(real, tmp_path / "mlp.keras")
+    (tmp_path / "ensemble.keras").write_bytes(real.read_bytes()[:1000])  # truncated
+    monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tmp_path))
+    at, _ = run_app(monkeypatch, digit_drawing(0, 280))
+    assert at.sidebar.selectbox[0].options == ["Ensemble", "CNN", "MLP"]
+    assert at.sidebar.selectbox[0].value == "ensemble"
+    assert len(at.error) == 1 and "could not be loaded from ensemble.keras" in at.error[0].value
+    assert "Pick another model" in at.error[0].value
+    at.sidebar.selectbox[0].select("mlp").run()
+    assert not at.exception and not at.error
+    assert texts(at, "subheader") == ["Prediction: 0"]
+
+
+def test_missing_models_get_a_clear_message(monkeypatch, tmp_path):
+    monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tmp_path))
+    at, _ = run_app(monkeypatch, digit_drawing(2, 280))
+    assert len(at.error) == 1 and "No trained model found" in at.error[0].value
+    assert not texts(at, "subheader")
+
+
+def test_unreadable_model_file_gets_a_clear_message(monkeypatch, tmp_path):
+    (tmp_path / "mlp.keras").write_text("this is not a Keras model")
+    monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tmp_path))
+    at, _ = run_app(monkeypatch, digit_drawing(2, 280))
+    assert len(at.error) == 1
+    assert "could not be loaded from mlp.keras" in at.error[0].value
+    assert "Traceback" not in at.error[0].value
+
+
+# --- uploads -------------------------------------------------------------------------------------------
+
+
+def encode(image: np.ndarray, ext: str) -> bytes:
+    ok, buffer = cv2.imencode(ext, image)
+    assert ok
+    return buffer.tobytes()
+
+
+def upload(monkeypatch, name: str, data: bytes, mime: str = "image/png") -> AppTest:
+    at, _ = run_app(monkeypatch)
+    at.file_uploader[0].upload(name, data, mime).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize(
+    ("text", "ext", "dark_ink"),
+    [("40213", ".png", True), ("7859", ".jpg", True), ("316", ".png", False)],
+    ids=["png-dark-ink", "jpeg-photo", "light-ink-on-dark"],
+)
+def test_uploaded_row_is_read_left_to_right(monkeypatch, text, ext, dark_ink):
+    row = render_row(text, dark_ink=dark_ink, seed=3)
+    at = upload(
+        monkeypatch, f"row{ext}", encode(row.image, ext), "image/jpeg" if ext == ".jpg" else "image/png"
+    )
+    assert f"Read: {text}" in texts(at, "subheader")
+    images = at.get("image")
+    assert f"{len(text)} digits, left to right" in images[0].proto.imgs[0].caption
+    assert len(images) == 1 + len(text)  # the annotated photo and each digit's 28x28 input
+    assert not at.error
+
+
+def test_annotation_boxes_each_digit_green_when_sure_orange_when_not(best_model):
+    row = render_row("52", seed=1)
+    reading = read_upload(best_model, encode(row.image, ".png"), "row.png")
+    assert len(reading.boxes) == 2 and reading.boxes[0].x < reading.boxes[1].x
+    assert all(field.shape == (28, 28) for field in reading.fields)
+    sure = [judge(row) for row in reading.probabilities]
+    unsure = [judge(row, threshold=1.01) for row in reading.probabilities]
+    for verdicts, colour in [(sure, SURE_COLOUR), (unsure, UNSURE_COLOUR)]:
+        if verdicts is sure:
+            assert all(v.sure for v in verdicts), "the model should be sure of these clear digits"
+        annotated = annotate(reading.image, reading.boxes, verdicts)
+        scale = annotated.shape[1] / row.image.shape[1]
+        assert scale >= 1 and abs(annotated.shape[0] - row.image.shape[0] * scale) <= 1
+        for box in reading.boxes:  # the bottom edge of each box is drawn in the verdict's colour
+            y = round((box.y + box.h) * scale) - 2
+            edge = annotated[y, round(box.x * scale) + 3 : round((box.x + box.w) * scale) - 3]
+            assert (edge == colour).all(axis=1).mean() > 0.9
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("notes.png", lambda: b"these are my notes, not a picture\n", "not an image"),
+        ("empty.png", lambda: b"", "the file is empty"),
+        ("cut.png", lambda: png_bytes(Image.new("L", (400, 300), 200))[:300], "corrupt or truncated"),
+        ("bomb.png", lambda: png_bytes(Image.new("1", (9000, 9000))), "too large"),
+    ],
+    ids=["not-an-image", "empty", "truncated", "decompression-bomb"],
+)
+def test_bad_upload_gets_a_clear_message(monkeypatch, name, make, message):
+    at = upload(monkeypatch, name, make())
+    assert len(at.error) == 1 and message in at.error[0].value and name in at.error[0].value
+    assert "Traceback" not in at.error[0].value
+    assert not [s for s in texts(at, "subheader") if s.startswith("Read:")]
+
+
+def test_upload_without_ink_says_no_digits_found(monkeypatch):
+    blank = np.full((300, 500, 3), 210, np.uint8)
+    at = upload(monkeypatch, "blank.png", encode(blank, ".png"))
+    assert any("No digits found" in w.value for w in at.warning)
+    assert not [s for s in texts(at, "subheader") if s.startswith("Read:")]
+
+
+# --- the helpers behind the page -----------------------------------------------------------------------
+
+
+def test_canvas_to_gray_keeps_ink_and_blacks_out_transparency():
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[1, 1] = (255, 255, 255, 255)  # ink
+    rgba[2, 2] = (255, 255, 255, 0)  # transparent: nothing drawn
+    gray = canvas_to_gray(rgba)
+    assert gray.dtype == np.uint8 and gray.shape == (4, 4)
+    assert gray[1, 1] == 255 and gray[2, 2] == 0 and gray.sum() == 255
+
+
+def test_judge_is_sure_only_at_the_threshold():
+    sure = np.full(10, (1 - UNSURE_THRESHOLD) / 9)
+    sure[6] = UNSURE_THRESHOLD
+    assert judge(sure).sure and judge(sure).text == "Prediction: 6"
+    unsure = np.zeros(10)
+    unsure[[4, 9, 7]] = [0.5, 0.42, 0.08]
+    verdict = judge(unsure)
+    assert not verdict.sure and verdict.digit == 4
+    assert verdict.text == "Not sure: 4 (50%) or 9 (42%) or 7 (8%)"
+
+
+def test_enlarge_makes_square_pixels():
+    field = np.zeros((28, 28), np.float32)
+    field[3, 5] = 1.0
+    big = enlarge(field, scale=4)
+    assert big.shape == (112, 112) and big.dtype == np.uint8
+    assert big[12:16, 20:24].min() == 255 and big.sum() == 255 * 16

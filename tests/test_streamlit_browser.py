@@ -1,0 +1,214 @@
+"""The web app in a real browser: `streamlit run` serves it, headless Chromium draws and uploads.
+
+Needs Debian's chromium (`apt-get install chromium`; .ci/run installs it) and the playwright package;
+Playwright's own browser download is not used. Only loopback traffic: the server binds 127.0.0.1.
+Set STREAMLIT_SCREENSHOT_DIR to a folder to also save the screenshots used in the README.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from digit_images import render_row, stroke_runs
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+START_TIMEOUT_S = 90
+ANSWER_TIMEOUT_MS = 30_000
+SCREENSHOTS = os.environ.get("STREAMLIT_SCREENSHOT_DIR")
+
+# Digits as a person draws them with the mouse: strokes of (x, y) points on the 280x280 canvas.
+ONE = [[(150, 40), (140, 140), (132, 240)]]
+SEVEN = [[(70, 50), (210, 50), (120, 240)]]
+ZERO = [[(140 + 65 * np.sin(a), 140 - 95 * np.cos(a)) for a in np.linspace(0, 2 * np.pi, 37)]]
+FOUR = [[(165, 40), (60, 165), (225, 165)], [(175, 70), (175, 245)]]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url() -> Iterator[str]:
+    """`streamlit run apps/streamlit_app.py` on a free loopback port, with the committed models."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DIGIT_MODEL_DIR"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "apps/streamlit_app.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--browser.gatherUsageStats=false",
+        "--server.fileWatcherType=none",
+    ]
+    log = (Path(os.environ.get("TMPDIR", "/tmp")) / f"streamlit-{port}.log").open("w+")
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert server.poll() is None, (
+                f"streamlit exited with {server.returncode}:\n{Path(log.name).read_text()}"
+            )
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"streamlit did not start:\n{Path(log.name).read_text()}"
+            time.sleep(0.5)
+        yield url
+        assert "Traceback" not in Path(log.name).read_text(), Path(log.name).read_text()[-3000:]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install chromium"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_app(browser: Browser, url: str) -> Page:
+    """A new browser session on the app, its canvas ready."""
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(url)
+    page.locator("canvas.upper-canvas").wait_for(timeout=START_TIMEOUT_S * 1000)
+    expect(page.get_by_text("Draw a digit (0-9)")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    return page
+
+
+def draw(page: Page, strokes) -> None:
+    """Mouse strokes on the canvas: press, move through the points in small steps, release."""
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.down()
+        for (x0, y0), (x1, y1) in zip(stroke[:-1], stroke[1:], strict=True):
+            for step in range(1, 6):
+                page.mouse.move(box["x"] + x0 + (x1 - x0) * step / 5, box["y"] + y0 + (y1 - y0) * step / 5)
+        page.mouse.up()
+    page.mouse.move(box["x"] + box["width"] + 300, box["y"])  # off the canvas, so its toolbar hides
+
+
+def settled(page: Page) -> None:
+    """Wait until the app has finished the rerun that the last stroke or upload started."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+        timeout=ANSWER_TIMEOUT_MS
+    )
+
+
+def answer(page: Page) -> str:
+    """The heading the app shows for the drawing: `Prediction: d` or `Not sure: ...`."""
+    heading = (
+        page.locator("h3").filter(has_text="Prediction:").or_(page.locator("h3").filter(has_text="Not sure"))
+    )
+    expect(heading).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
+    settled(page)
+    return heading.inner_text().strip()
+
+
+def clear(page: Page) -> None:
+    page.get_by_role("button", name="Clear").click()
+    expect(page.get_by_text("Draw a digit (0-9)")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    page.locator("canvas.upper-canvas").wait_for()
+
+
+def test_digits_drawn_with_the_mouse_are_recognized(browser, app_url):
+    page = open_app(browser, app_url)
+    for expected, strokes in [(1, ONE), (7, SEVEN), (0, ZERO), (4, FOUR)]:
+        draw(page, strokes)
+        assert answer(page) == f"Prediction: {expected}"
+        expect(page.get_by_text("What the model sees (28x28)")).to_be_visible()
+        if SCREENSHOTS and expected == 4:
+            page.screenshot(path=str(Path(SCREENSHOTS) / "streamlit_app.png"))
+        clear(page)
+    assert "Traceback" not in page.content()
+    page.context.close()
+
+
+def test_a_real_handwritten_digit_retraced_with_the_mouse(browser, app_url):
+    # A real MNIST '3' redrawn stroke by stroke (one mouse drag per run of ink in each of its rows).
+    page = open_app(browser, app_url)
+    strokes = [[start, end] for start, end in stroke_runs(3, 280)]
+    draw(page, strokes)
+    assert answer(page) == "Prediction: 3"
+    page.context.close()
+
+
+def test_uploaded_photo_of_a_row_is_read(browser, app_url, tmp_path):
+    page = open_app(browser, app_url)
+    page.get_by_role("tab", name="Read a photo").click()
+    photo = tmp_path / "row.jpg"
+    cv2.imwrite(str(photo), render_row("40213", seed=7, shear=0.15).image)
+    page.locator('input[type="file"]').set_input_files(str(photo))
+    expect(page.get_by_role("heading", name="Read: 40213")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    settled(page)
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / "streamlit_upload.png"), full_page=True)
+    page.locator('input[type="file"]').set_input_files(
+        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture at all"}]
+    )
+    expect(page.get_by_text("Could not read this file. notes.png: not an image")).to_be_visible(
+        timeout=ANSWER_TIMEOUT_MS
+    )
+    assert "Traceback" not in page.content()
+    page.context.close()
+
+
+def test_two_sessions_at_once_get_their_own_answers(browser, app_url):
+    first, second = open_app(browser, app_url), open_app(browser, app_url)
+    draw(first, SEVEN)
+    draw(second, ONE)  # drawn while the first session's rerun may still be running
+    assert answer(first) == "Prediction: 7"
+    assert answer(second) == "Prediction: 1"
+    # A new drawing in one session leaves the other's answer alone.
+    clear(second)
+    draw(second, ZERO)
+    assert answer(second) == "Prediction: 0"
+    assert answer(first) == "Prediction: 7"
+    first.context.close()
+    second.context.close()
