@@ -59,6 +59,17 @@ def _shear(patch: np.ndarray, shear: float) -> np.ndarray:
     return cv2.warpAffine(patch, matrix, (width + extra, height), flags=cv2.INTER_LINEAR)
 
 
+def _touching_x(strip: np.ndarray, patch: np.ndarray) -> int:
+    """The column at which to place `patch` so its strokes overlap the strokes already in `strip` by 2 px."""
+    strip_ink, patch_ink = strip > 0.5, patch > 0.5
+    rows = strip_ink.any(axis=1) & patch_ink.any(axis=1)
+    if not rows.any():
+        return int(np.flatnonzero(strip_ink.any(axis=0))[-1]) + 1
+    rightmost = strip.shape[1] - 1 - np.argmax(strip_ink[rows, ::-1], axis=1)
+    leftmost = np.argmax(patch_ink[rows], axis=1)
+    return int((rightmost - leftmost).max()) - 1
+
+
 def render_row(
     text: str,
     *,
@@ -69,11 +80,13 @@ def render_row(
     noise: float = 6.0,
     blur: float = 0.8,
     uneven_light: float = 30.0,
+    touching: bool = False,
     seed: int = 0,
 ) -> RenderedRow:
     """Render real digits for `text` in a row on paper, like a photo; BGR uint8 plus the true boxes.
 
-    `gap` is the space between digits as a share of digit_height (negative: they overlap and touch),
+    `gap` is the space between digits as a share of digit_height (negative: their boxes overlap),
+    `touching` slides each digit left until its strokes run into the previous one's (gap is ignored),
     `shear` slants them, `noise` is the sensor noise's standard deviation, `uneven_light` the paper's
     brightness change from one corner to the other.
     """
@@ -91,13 +104,15 @@ def render_row(
     margin = digit_height // 2
     canvas_height = max(patch.shape[0] for patch in patches) + 2 * margin
     step = round(gap * digit_height)
-    canvas_width = sum(patch.shape[1] for patch in patches) + step * (len(patches) - 1) + 2 * margin
+    canvas_width = sum(patch.shape[1] for patch in patches) + max(step, 0) * (len(patches) - 1) + 2 * margin
     ink = np.zeros((canvas_height, canvas_width), np.float32)
     boxes = []
     x = margin
     for patch in patches:
         height, width = patch.shape
         y = margin + (canvas_height - 2 * margin - height) // 2
+        if touching and boxes:
+            x = _touching_x(ink[y : y + height], patch)
         region = ink[y : y + height, x : x + width]
         np.maximum(region, patch, out=region)
         rows, cols = np.flatnonzero((patch > 0.3).any(axis=1)), np.flatnonzero((patch > 0.3).any(axis=0))

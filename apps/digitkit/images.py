@@ -55,7 +55,9 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     except UnidentifiedImageError as error:
         raise ImageReadError(f"{name}: not an image (PNG, JPEG, BMP, GIF, TIFF or WebP expected)") from error
     except Image.DecompressionBombError as error:
-        raise ImageReadError(f"{name}: the image is too large (decompression bomb)") from error
+        raise ImageReadError(
+            f"{name}: the image is too large (over {MAX_PIXELS // 1_000_000} megapixels: a decompression bomb?)"
+        ) from error
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageReadError(f"{name}: the image is corrupt or truncated ({error})") from error
     return _to_bgr(image)

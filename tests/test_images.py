@@ -1,0 +1,125 @@
+"""decode_image and read_image_file: image formats, and one clear message per kind of bad file."""
+
+import io
+import struct
+import zlib
+
+import digitkit.images
+import numpy as np
+import pytest
+from digit_images import digit_drawing
+from digitkit import ImageReadError, decode_image, read_image_file
+from PIL import Image
+
+
+def encoded(image: Image.Image, image_format: str = "PNG", **options) -> bytes:
+    """The bytes of `image` saved in `image_format`."""
+    buffer = io.BytesIO()
+    image.save(buffer, image_format, **options)
+    return buffer.getvalue()
+
+
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A small PNG whose header claims another size: a decompression bomb's calling card."""
+    data = bytearray(encoded(Image.new("L", (8, 8))))
+    header = b"IHDR" + struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(header))
+    return bytes(data)
+
+
+def test_gray_png_of_a_real_digit_decodes_to_bgr():
+    drawing = digit_drawing(4, dark_ink=True)
+    image = decode_image(encoded(Image.fromarray(drawing)), "four.png")
+    assert image.shape == (*drawing.shape, 3) and image.dtype == np.uint8
+    assert np.array_equal(image[:, :, 0], drawing)
+
+
+def test_colour_channels_come_back_in_opencv_order():
+    red = Image.new("RGB", (4, 3), (255, 0, 0))
+    assert decode_image(encoded(red), "red.png")[0, 0].tolist() == [0, 0, 255]
+
+
+def test_transparent_background_becomes_white_paper():
+    rgba = Image.new("RGBA", (5, 5), (0, 0, 0, 0))
+    rgba.putpixel((2, 2), (0, 0, 0, 255))
+    image = decode_image(encoded(rgba), "ink.png")
+    assert image[0, 0].tolist() == [255, 255, 255]
+    assert image[2, 2].tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("image_format", ["JPEG", "BMP", "GIF", "TIFF", "WEBP"])
+def test_common_formats_decode(image_format):
+    drawing = Image.fromarray(digit_drawing(7))
+    image = decode_image(encoded(drawing, image_format), f"seven.{image_format.lower()}")
+    assert image.shape == (280, 280, 3)
+    assert np.abs(image[:, :, 1].astype(int) - np.asarray(drawing)).mean() < 8
+
+
+def test_16_bit_png_is_scaled_to_8_bits():
+    values = (np.arange(100, dtype=np.uint16).reshape(10, 10) * 600).astype(np.uint16)
+    image = decode_image(encoded(Image.fromarray(values)), "deep.png")
+    assert image.dtype == np.uint8
+    assert image.min() == 0 and image.max() == 255
+
+
+def test_exif_rotation_of_phone_photos_is_applied():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees
+    photo = encoded(Image.new("RGB", (40, 20), (200, 200, 200)), "JPEG", exif=exif)
+    assert decode_image(photo, "phone.jpg").shape == (40, 20, 3)
+
+
+def test_empty_file_is_reported_by_name():
+    with pytest.raises(ImageReadError, match=r"^empty\.png: the file is empty$"):
+        decode_image(b"", "empty.png")
+
+
+def test_text_file_is_not_an_image():
+    with pytest.raises(ImageReadError, match=r"^notes\.txt: not an image"):
+        decode_image(b"these are not pixels\n" * 10, "notes.txt")
+
+
+def test_truncated_file_is_reported_as_corrupt():
+    whole = encoded(Image.fromarray(digit_drawing(3)))
+    with pytest.raises(ImageReadError, match=r"^cut\.png: the image is corrupt or truncated"):
+        decode_image(whole[: len(whole) // 2], "cut.png")
+
+
+def test_decompression_bomb_is_refused_from_its_header():
+    with pytest.raises(ImageReadError, match=r"^bomb\.png: the image is too large \(9000x9000 pixels"):
+        decode_image(png_claiming_size(9_000, 9_000), "bomb.png")
+    # far larger ones are stopped by Pillow's own check while it reads the header
+    with pytest.raises(ImageReadError, match=r"^bomb\.png: the image is too large"):
+        decode_image(png_claiming_size(50_000, 50_000), "bomb.png")
+
+
+def test_pixel_cap_is_checked_against_the_limit(monkeypatch):
+    monkeypatch.setattr(digitkit.images, "MAX_PIXELS", 100 * 100)
+    decode_image(encoded(Image.new("L", (100, 100))), "fits.png")
+    with pytest.raises(ImageReadError, match="too large"):
+        decode_image(encoded(Image.new("L", (101, 100))), "big.png")
+
+
+def test_messages_are_one_line():
+    for data in (b"", b"junk", png_claiming_size(50_000, 50_000)):
+        with pytest.raises(ImageReadError) as caught:
+            decode_image(data, "x.png")
+        assert "\n" not in str(caught.value)
+
+
+def test_read_image_file_reads_from_disk(tmp_path):
+    path = tmp_path / "digit.png"
+    path.write_bytes(encoded(Image.fromarray(digit_drawing(9))))
+    assert read_image_file(path).shape == (280, 280, 3)
+
+
+def test_read_image_file_names_a_missing_file(tmp_path):
+    missing = tmp_path / "missing.png"
+    with pytest.raises(ImageReadError, match=f"^{missing}: file not found$"):
+        read_image_file(missing)
+
+
+def test_read_image_file_refuses_a_folder(tmp_path):
+    with pytest.raises(ImageReadError, match="not a file"):
+        read_image_file(tmp_path)

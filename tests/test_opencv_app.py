@@ -1,0 +1,401 @@
+"""The OpenCV desktop tool: drawing state, frame pipeline, batch mode, errors, and the real window."""
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import digitkit
+import numpy as np
+import opencv_app
+import pytest
+from digit_images import render_row, stroke_runs, write_digit_video
+from digitkit import DrawingBoard
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "apps" / "opencv_app.py"
+BOARD_SIZE = 448
+
+
+@pytest.fixture(scope="module")
+def best_model():
+    found = digitkit.available_models()
+    assert found, f"no model in {digitkit.DEFAULT_MODEL_DIR}"
+    return digitkit.load_model(next(iter(found.values())))
+
+
+def draw_digit(board: DrawingBoard, label: int, index: int = 0) -> None:
+    """Retrace a real handwritten digit on the board, stroke by stroke."""
+    for start, end in stroke_runs(label, board.size, index):
+        board.begin_stroke(*start)
+        board.extend_stroke(*end)
+        board.end_stroke()
+
+
+def last_line(text: str) -> str:
+    return text.strip().splitlines()[-1]
+
+
+# ---------------------------------------------------------------- drawing state
+
+
+def test_strokes_are_recorded_and_inked():
+    board = DrawingBoard(BOARD_SIZE)
+    assert not board.has_ink and board.strokes == []
+    board.begin_stroke(100, 100)
+    board.extend_stroke(200, 100)
+    board.extend_stroke(200, 300)
+    board.end_stroke()
+    assert board.strokes == [[(100, 100), (200, 100), (200, 300)]]
+    assert board.has_ink
+    assert board.ink[100, 150] == 255 and board.ink[250, 200] == 255  # along both segments
+    assert board.ink[300, 100] == 0  # not between unconnected points
+
+
+def test_moving_without_the_pen_down_draws_nothing():
+    board = DrawingBoard(BOARD_SIZE)
+    board.extend_stroke(50, 50)
+    board.begin_stroke(10, 10)
+    board.end_stroke()
+    board.extend_stroke(400, 400)
+    assert board.strokes == [[(10, 10)]]
+    assert board.ink[400, 400] == 0
+
+
+def test_points_outside_the_board_are_clamped():
+    board = DrawingBoard(BOARD_SIZE)
+    board.begin_stroke(-20, 5000)
+    assert board.strokes == [[(0, BOARD_SIZE - 1)]]
+
+
+def test_clear_forgets_strokes_ink_and_prediction(best_model):
+    board = DrawingBoard(BOARD_SIZE)
+    draw_digit(board, 3)
+    assert board.update_prediction(best_model, "best") is not None
+    board.clear()
+    assert board.strokes == [] and not board.ink.any() and not board.has_ink
+    assert board.prediction is None
+    assert board.update_prediction(best_model, "best") is None
+
+
+def test_save_writes_the_drawing_as_png_atomically(tmp_path):
+    board = DrawingBoard(BOARD_SIZE)
+    draw_digit(board, 8)
+    target = board.save(tmp_path / "eight.png")
+    assert target == tmp_path / "eight.png"
+    assert np.array_equal(cv2.imread(str(target), cv2.IMREAD_GRAYSCALE), board.ink)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eight.png"]  # no temporary file left behind
+    assert target.stat().st_mode & 0o644 == 0o644  # readable like any file the user writes
+
+
+def test_save_to_a_missing_folder_fails_and_leaves_nothing(tmp_path):
+    board = DrawingBoard(BOARD_SIZE)
+    draw_digit(board, 8)
+    with pytest.raises(OSError):
+        board.save(tmp_path / "no" / "such" / "folder.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("label", range(10))
+def test_real_digits_drawn_stroke_by_stroke_are_recognised(best_model, label):
+    board = DrawingBoard(BOARD_SIZE)
+    draw_digit(board, label)
+    prediction = board.update_prediction(best_model, "best")
+    assert prediction.digit == label
+    assert prediction.top3[0] == (prediction.digit, prediction.confidence)
+    assert [p for _, p in prediction.top3] == sorted((p for _, p in prediction.top3), reverse=True)
+    assert prediction.model_input.shape == (28, 28)
+
+
+def test_prediction_is_reused_until_the_drawing_or_model_changes(best_model):
+    board = DrawingBoard(BOARD_SIZE)
+    draw_digit(board, 1)
+    first = board.update_prediction(best_model, "best")
+    assert board.update_prediction(best_model, "best") is first
+    assert board.update_prediction(best_model, "other").model_name == "other"
+    board.begin_stroke(50, 50)
+    assert board.update_prediction(best_model, "other") is not first
+
+
+def test_board_view_shows_prediction_corner_input_and_help(best_model):
+    board = DrawingBoard(BOARD_SIZE)
+    blank_view = opencv_app.render_board_view(board, "mlp")
+    draw_digit(board, 4)
+    board.update_prediction(best_model, "mlp")
+    view = opencv_app.render_board_view(board, "mlp")
+    assert view.shape == (BOARD_SIZE, BOARD_SIZE, 3)
+    corner = view[62:146, BOARD_SIZE - 88 : BOARD_SIZE - 4]
+    expected = cv2.resize(board.prediction.model_input, (84, 84), interpolation=cv2.INTER_NEAREST)
+    assert np.abs(corner[:, :, 0] / 255 - expected).max() < 0.01  # the 28x28 model input, enlarged
+    assert not blank_view[62:146, BOARD_SIZE - 88 : BOARD_SIZE - 4].any()
+    banner = view[:58, :200]
+    assert ((banner[:, :, 1] > 150) & (banner[:, :, 2] < 120)).sum() > 50  # the green prediction
+    assert view[BOARD_SIZE - 28 :].max() > 200  # the help line
+
+
+# ---------------------------------------------------------------- models and display
+
+
+def test_model_choices_default_to_the_best_found():
+    choices = opencv_app.model_choices(None, digitkit.DEFAULT_MODEL_DIR)
+    assert choices == list(digitkit.available_models().items())
+
+
+def test_model_choices_put_the_named_model_first(tmp_path):
+    first_name, first_path = next(iter(digitkit.available_models().items()))
+    copy = tmp_path / "mine.keras"
+    shutil.copy(first_path, copy)
+    choices = opencv_app.model_choices(str(copy), digitkit.DEFAULT_MODEL_DIR)
+    assert choices[0] == ("mine", copy)
+    assert choices[1:] == list(digitkit.available_models().items())
+
+
+def test_missing_models_are_one_clear_line(tmp_path):
+    with pytest.raises(opencv_app.AppError, match="no model found in"):
+        opencv_app.model_choices(None, tmp_path)
+    with pytest.raises(opencv_app.AppError, match=r"cnn\.keras: model file not found"):
+        opencv_app.model_choices("cnn", tmp_path)
+
+
+def test_no_display_is_detected(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert not opencv_app.display_available()
+    monkeypatch.setenv("DISPLAY", ":987")  # no X server there
+    assert not opencv_app.display_available()
+
+
+def run_app(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(APP), *args], capture_output=True, text=True, timeout=120, env=env, cwd=REPO
+    )
+
+
+def test_drawing_mode_without_a_display_says_so_in_one_line():
+    env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = run_app(env=env)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "no display found" in result.stderr
+
+
+# ---------------------------------------------------------------- batch mode
+
+
+@pytest.fixture(scope="module")
+def row_photo(tmp_path_factory) -> tuple[Path, str]:
+    row = render_row("40213", seed=3, uneven_light=40)
+    path = tmp_path_factory.mktemp("batch") / "row.png"
+    cv2.imwrite(str(path), row.image)
+    return path, row.text
+
+
+def test_batch_mode_prints_the_digits_last_and_writes_an_annotated_copy(row_photo, capsys):
+    path, text = row_photo
+    assert opencv_app.main(["--image", str(path)]) == 0
+    assert last_line(capsys.readouterr().out) == text
+    annotated = cv2.imread(str(path.with_name("row_annotated.png")))
+    original = cv2.imread(str(path))
+    assert annotated.shape == original.shape
+    boxes_drawn = (annotated[:, :, 1] == 200) & (annotated[:, :, 0] == 0) & (annotated[:, :, 2] == 0)
+    assert boxes_drawn.sum() > 100
+
+
+def test_batch_mode_writes_where_out_says(row_photo, tmp_path, capsys):
+    path, text = row_photo
+    out = tmp_path / "marked.jpg"
+    assert opencv_app.main(["--image", str(path), "--out", str(out), "--model", "mlp"]) == 0
+    assert last_line(capsys.readouterr().out) == text
+    assert cv2.imread(str(out)).shape == cv2.imread(str(path)).shape
+
+
+def test_batch_mode_from_the_command_line(row_photo, tmp_path):
+    path, text = row_photo
+    result = run_app("--image", str(path), "--out", str(tmp_path / "out.png"))
+    assert result.returncode == 0, result.stderr
+    assert last_line(result.stdout) == text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "file not found"), (b"", "the file is empty"), (b"hello", "not an image")],
+    ids=["missing", "empty", "text"],
+)
+def test_batch_mode_bad_image_is_one_line(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.png"
+    if content is not None:
+        path.write_bytes(content)
+    assert opencv_app.main(["--image", str(path)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error == f"opencv_app: {path}: {message}" or error.startswith(f"opencv_app: {path}: {message}")
+    assert "\n" not in error
+
+
+def test_batch_mode_blank_page_reports_no_digits(tmp_path, capsys):
+    path = tmp_path / "blank.png"
+    cv2.imwrite(str(path), np.full((200, 300), 230, np.uint8))
+    assert opencv_app.main(["--image", str(path)]) == 1
+    assert capsys.readouterr().err.strip() == f"opencv_app: {path}: no digits found"
+
+
+def test_unreadable_model_file_is_one_line_without_traceback(row_photo, tmp_path):
+    path, _ = row_photo
+    fake = tmp_path / "fake.keras"
+    fake.write_text("not a model")
+    result = run_app("--image", str(path), "--model", str(fake))
+    assert result.returncode == 1
+    assert last_line(result.stderr).startswith(f"opencv_app: {fake}: not a readable Keras model")
+    assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- video mode
+
+
+@pytest.fixture(scope="module")
+def digit_video(tmp_path_factory) -> tuple[Path, list[str]]:
+    texts = ["40213", "5678", "902", "3141", "7650", "2893"] * 2
+    path = write_digit_video(tmp_path_factory.mktemp("video") / "digits.avi", texts)
+    return path, texts
+
+
+def test_video_frames_are_read_and_fps_reported(digit_video, capsys):
+    path, texts = digit_video
+    assert opencv_app.main(["--video", str(path), "--headless"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    readings = [line.split(": ", 1)[1] for line in lines if line.startswith("frame ")]
+    assert len(readings) == len(texts)
+    assert sum(read == text for read, text in zip(readings, texts, strict=True)) >= 0.8 * len(texts)
+    summary = lines[-1]
+    assert summary.startswith(f"{len(texts)} frames from {path} at ")
+    assert float(summary.split(" at ")[1].split()[0]) > 0
+
+
+def test_max_frames_stops_early(digit_video, capsys):
+    path, _ = digit_video
+    assert opencv_app.main(["--video", str(path), "--headless", "--max-frames", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == ["frame 1", "frame 2", "frame 3"]
+
+
+def test_video_that_is_not_a_video_is_one_line(tmp_path, capsys):
+    bogus = tmp_path / "clip.avi"
+    bogus.write_text("no frames here")
+    assert opencv_app.main(["--video", str(bogus), "--headless"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"opencv_app: {bogus}: ") and "\n" not in error
+    assert opencv_app.main(["--video", str(tmp_path / "gone.avi"), "--headless"]) == 1
+    assert capsys.readouterr().err.strip() == f"opencv_app: {tmp_path / 'gone.avi'}: video file not found"
+
+
+def test_missing_camera_is_one_line(capsys):
+    assert opencv_app.main(["--camera", "57", "--headless"]) == 1
+    assert capsys.readouterr().err.strip() == "opencv_app: no camera found at index 57 (or it is in use)"
+
+
+# ---------------------------------------------------------------- the real window under Xvfb
+
+
+@pytest.fixture
+def x_display():
+    """A private Xvfb server; yields its DISPLAY value."""
+    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
+        pytest.skip("needs Xvfb and xdotool (apt-get install xvfb xdotool)")
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 30)
+        assert ready, "Xvfb did not start"
+        number = os.read(read_end, 64).decode().strip()
+        yield f":{number}"
+    finally:
+        os.close(read_end)
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def wait_for_state(path: Path, condition, timeout: float = 60) -> dict:
+    """Poll the app's state file until `condition(state)` holds."""
+    deadline = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < deadline:
+        if path.exists():
+            state = json.loads(path.read_text())
+            if condition(state):
+                return state
+        time.sleep(0.1)
+    raise AssertionError(f"state never satisfied the condition; last state: {state}")
+
+
+def xdotool(display: str, *args: str) -> str:
+    env = {**os.environ, "DISPLAY": display}
+    return subprocess.run(
+        ["xdotool", *args], env=env, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+
+
+@pytest.mark.slow
+def test_real_window_draws_and_predicts_under_xvfb(x_display, tmp_path):
+    from PIL import ImageGrab
+
+    label = 7
+    state_file = tmp_path / "state.json"
+    env = {**os.environ, "DISPLAY": x_display}
+    app = subprocess.Popen(
+        [sys.executable, str(APP), "--state-file", str(state_file), "--save-dir", str(tmp_path)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_state(state_file, lambda state: state["ready"], timeout=90)
+        window = xdotool(
+            x_display, "search", "--sync", "--onlyvisible", "--name", "^Digit recognition$"
+        ).split()[0]
+        runs = stroke_runs(label, BOARD_SIZE)
+        drag = []
+        for (x0, y), (x1, _) in runs:
+            drag += ["mousemove", "--window", window, str(x0), str(y), "mousedown", "1"]
+            drag += ["mousemove", "--window", window, str(x1), str(y), "mouseup", "1"]
+        xdotool(x_display, *drag)
+        state = wait_for_state(
+            state_file, lambda s: s["strokes"] == len(runs) and s["prediction"] is not None
+        )
+        assert state["prediction"]["digit"] == label
+        assert state["prediction"]["top3"][0][0] == label
+
+        geometry = dict(
+            line.split("=") for line in xdotool(x_display, "getwindowgeometry", "--shell", window).split()
+        )
+        left, top = int(geometry["X"]), int(geometry["Y"])
+        screen = np.asarray(ImageGrab.grab(xdisplay=x_display).convert("RGB"))
+        shot = screen[top : top + BOARD_SIZE, left : left + BOARD_SIZE]
+        (x0, y), (x1, _) = max(runs[len(runs) // 2 :], key=lambda run: run[1][0] - run[0][0])
+        assert shot[y, (x0 + x1) // 2].min() > 200  # the ink under a drawn stroke
+        corner = shot[62:146, BOARD_SIZE - 88 : BOARD_SIZE - 4]
+        assert (corner.max(axis=2) > 200).sum() > 200  # the 28x28 model input in the corner
+        banner = shot[:58, :200]
+        assert ((banner[:, :, 1] > 150) & (banner[:, :, 0] < 120)).sum() > 50  # the green prediction
+
+        xdotool(x_display, "key", "--window", window, "s")
+        saved = Path(wait_for_state(state_file, lambda s: s["saved"] is not None)["saved"])
+        assert saved.parent == tmp_path and cv2.imread(str(saved), cv2.IMREAD_GRAYSCALE).max() == 255
+        xdotool(x_display, "key", "--window", window, "c")
+        wait_for_state(state_file, lambda s: s["strokes"] == 0 and s["prediction"] is None)
+        xdotool(x_display, "key", "--window", window, "q")
+        assert app.wait(timeout=30) == 0
+    finally:
+        if app.poll() is None:
+            app.kill()
+        app.communicate(timeout=30)
