@@ -11,7 +11,11 @@ SPECK_FRACTION = 0.00005  # pieces smaller than this share of the image's pixels
 SPECK_SHARE_OF_LARGEST = 0.04  # ... and so are pieces below this share of the largest piece
 MIN_HEIGHT_SHARE = 0.3  # a digit is at least this share of the tallest digit's height
 MIN_INK_CONTRAST = 35  # ink must stand out from the paper by this much (0..255) after levelling
-WIDE_RATIO = 1.3  # a blob wider than this times the digits' height holds touching digits ...
+WIDE_RATIO = (
+    1.0  # a blob wider than this times the digits' height, slant taken out, holds touching digits ...
+)
+TYPICAL_ASPECT = 0.75  # ... of digits about this wide (times their height), meeting ...
+CUT_DISTANCE_WEIGHT = 1.5  # ... where the ink is thinnest, near where such digits would meet
 MIN_PIECE_SHARE = 0.3  # ... and is split into pieces at least this share of the height wide
 BACKGROUND_SCALE = 4  # the uneven paper is estimated on an image this many times smaller (speed)
 
@@ -191,9 +195,20 @@ def _best_cut(mask: np.ndarray, digit_height: float) -> int | None:
     if cuts.size == 0:
         return None
     ink_per_column = np.convolve(mask.sum(axis=0), np.ones(3) / 3, mode="same")
-    # the emptiest column; among equals, the one nearest the middle
-    order = np.lexsort((np.abs(cuts - width / 2), ink_per_column[cuts]))
-    return int(cuts[order[0]])
+    # Least ink, near where digits of the usual width would meet: the thin middle of a '0' has little
+    # ink too, but sits in the middle of a digit.
+    count = max(2, round(width / (TYPICAL_ASPECT * digit_height)))
+    meeting_points = np.arange(1, count) * width / count
+    off_by = np.abs(cuts[:, np.newaxis] - meeting_points).min(axis=1) / (width / count)
+    cost = ink_per_column[cuts] / max(float(ink_per_column.max()), 1.0) + CUT_DISTANCE_WEIGHT * off_by**2
+    return int(cuts[np.argmin(cost)])
+
+
+def _upright_width(mask: np.ndarray) -> float:
+    """The blob's width once its slant is taken out: a slanted digit's box is wider than the digit."""
+    moments = cv2.moments(mask.astype(np.uint8), binaryImage=True)
+    slant = moments["mu11"] / moments["mu02"] if moments["mu02"] > 0 else 0.0
+    return mask.shape[1] - min(abs(slant), 1.0) * mask.shape[0]
 
 
 def _split_wide(labels: np.ndarray, group: _Group, digit_height: float) -> list[_Group]:
@@ -201,6 +216,8 @@ def _split_wide(labels: np.ndarray, group: _Group, digit_height: float) -> list[
     if group.width <= WIDE_RATIO * digit_height:
         return [group]
     mask = _group_mask(labels, group)
+    if _upright_width(mask) <= WIDE_RATIO * digit_height:
+        return [group]
     cut = _best_cut(mask, digit_height)
     if cut is None:
         return [group]

@@ -1,0 +1,154 @@
+"""find_digits and read_digits on photo-like rows of real handwritten digits."""
+
+import cv2
+import digitkit
+import numpy as np
+import pytest
+from digit_images import render_row
+from digitkit import DigitBox, find_digits, read_digits
+
+TEXTS = ["40213", "987654", "1357", "24680", "31415", "70952"]
+
+
+@pytest.fixture(scope="module")
+def best_model():
+    found = digitkit.available_models()
+    assert found, f"no model in {digitkit.DEFAULT_MODEL_DIR}"
+    return digitkit.load_model(next(iter(found.values())))
+
+
+def overlap_share(found: DigitBox, true_box: tuple[int, int, int, int]) -> float:
+    """Intersection over union of a found box and a true box."""
+    x, y, w, h = true_box
+    across = max(0, min(found.x + found.w, x + w) - max(found.x, x))
+    down = max(0, min(found.y + found.h, y + h) - max(found.y, y))
+    shared = across * down
+    return shared / (found.w * found.h + w * h - shared)
+
+
+def assert_boxes_match(found: list[DigitBox], truth: list[tuple[int, int, int, int]]) -> None:
+    """One box per digit, in left-to-right order, each on its digit."""
+    assert len(found) == len(truth)
+    assert [box.x for box in found] == sorted(box.x for box in found)
+    for box, true_box in zip(found, truth, strict=True):
+        assert overlap_share(box, true_box) > 0.6
+
+
+@pytest.mark.parametrize("seed", range(len(TEXTS)))
+def test_dark_ink_on_uneven_light_paper(seed):
+    row = render_row(TEXTS[seed], seed=seed, uneven_light=60, noise=8, blur=1.2)
+    assert_boxes_match(find_digits(row.image), row.boxes)
+
+
+@pytest.mark.parametrize("seed", range(len(TEXTS)))
+def test_light_ink_on_dark(seed):
+    row = render_row(TEXTS[seed], seed=seed, dark_ink=False)
+    assert_boxes_match(find_digits(row.image), row.boxes)
+
+
+@pytest.mark.parametrize("shear", [-0.35, 0.35])
+@pytest.mark.parametrize("seed", range(3))
+def test_slanted_digits_whose_boxes_overlap(seed, shear):
+    row = render_row(TEXTS[seed], seed=seed, shear=shear, gap=0.05)
+    assert_boxes_match(find_digits(row.image), row.boxes)
+
+
+@pytest.mark.parametrize("height", [20, 150])
+def test_small_and_large_digits(height):
+    row = render_row("52806", digit_height=height, seed=4)
+    assert_boxes_match(find_digits(row.image), row.boxes)
+
+
+def test_gray_input_gives_the_same_boxes_as_bgr():
+    row = render_row("7315", seed=2)
+    gray = cv2.cvtColor(row.image, cv2.COLOR_BGR2GRAY)
+    assert [(b.x, b.y, b.w, b.h) for b in find_digits(gray)] == [
+        (b.x, b.y, b.w, b.h) for b in find_digits(row.image)
+    ]
+
+
+def test_touching_digits_are_split():
+    rng = np.random.default_rng(0)
+    pairs = [
+        render_row("".join(map(str, rng.integers(0, 10, 2))), seed=seed, touching=True) for seed in range(60)
+    ]
+    one_blob = [
+        row for row in pairs if cv2.connectedComponents((row.image[:, :, 0] < 128).astype(np.uint8))[0] == 2
+    ]
+    assert len(one_blob) >= 40  # the renders really do touch: each pair is one blob of ink
+    split = [find_digits(row.image) for row in one_blob]
+    assert sum(len(boxes) == 2 for boxes in split) >= 0.65 * len(one_blob)
+    for boxes, row in zip(split, one_blob, strict=True):
+        if len(boxes) == 2:  # the cut falls between the two digits' centres
+            (x0, _, w0, _), (x1, _, w1, _) = row.boxes
+            assert x0 + w0 / 2 < boxes[0].x + boxes[0].w < x1 + w1 / 2
+
+
+def test_broken_strokes_are_merged_into_one_digit():
+    row = render_row("5555", seed=1)
+    image = row.image.copy()
+    for x, y, w, h in row.boxes:  # cut every digit in two with a band of paper across its middle
+        image[y + h // 2 - 2 : y + h // 2 + 2, x : x + w] = 215
+    assert_boxes_match(find_digits(image), row.boxes)
+
+
+def test_specks_of_noise_are_ignored():
+    row = render_row("2468", seed=3)
+    image = row.image.copy()
+    rng = np.random.default_rng(0)
+    height, width = image.shape[:2]
+    for _ in range(40):
+        cv2.circle(image, (int(rng.integers(0, width)), int(rng.integers(0, height))), 1, (40, 40, 40), -1)
+    assert_boxes_match(find_digits(image), row.boxes)
+
+
+def test_blank_paper_has_no_digits():
+    paper = render_row("1", seed=0).image
+    paper[:] = 215
+    noisy = np.clip(paper + np.random.default_rng(1).normal(0, 6, paper.shape), 0, 255).astype(np.uint8)
+    assert find_digits(noisy) == []
+
+
+def test_crops_are_bright_ink_on_dark_and_fit_their_boxes():
+    row = render_row("3097", seed=5)
+    for box in find_digits(row.image):
+        assert box.crop.shape == (box.h, box.w)
+        assert box.crop.max() > 150
+        frame = np.concatenate([box.crop[0], box.crop[-1], box.crop[:, 0], box.crop[:, -1]])
+        assert np.median(frame) < 40
+
+
+def test_digit_box_is_frozen():
+    box = find_digits(render_row("8", seed=0).image)[0]
+    with pytest.raises(AttributeError):
+        box.x = 3
+
+
+def test_read_digits_reads_photo_like_rows(best_model):
+    rows = [render_row(text, seed=seed, uneven_light=40) for seed, text in enumerate(TEXTS)]
+    rows += [render_row(text, seed=seed, dark_ink=False) for seed, text in enumerate(TEXTS)]
+    right = total = 0
+    for row in rows:
+        text, boxes, probabilities = read_digits(row.image, best_model)
+        assert len(text) == len(boxes) == len(probabilities) == len(row.text)
+        assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+        right += sum(a == b for a, b in zip(text, row.text, strict=True))
+        total += len(row.text)
+    assert right / total >= 0.9
+
+
+def test_read_digits_on_slanted_and_touching_rows(best_model):
+    rows = [render_row(text, seed=seed, shear=0.3, gap=0.1) for seed, text in enumerate(TEXTS)]
+    rows += [render_row(text, seed=seed, gap=-0.03) for seed, text in enumerate(TEXTS)]
+    right = total = 0
+    for row in rows:
+        text, _, _ = read_digits(row.image, best_model)
+        if len(text) == len(row.text):
+            right += sum(a == b for a, b in zip(text, row.text, strict=True))
+        total += len(row.text)
+    assert right / total >= 0.75
+
+
+def test_read_digits_of_blank_image_is_empty(best_model):
+    text, boxes, probabilities = read_digits(np.full((100, 300), 230, np.uint8), best_model)
+    assert (text, boxes, probabilities.shape) == ("", [], (0, 10))
