@@ -192,6 +192,18 @@ def _mouse_handler(board: DrawingBoard) -> Callable[[int, int, int, int, object]
     return on_mouse
 
 
+def switch_model(shelf: ModelShelf) -> str:
+    """Move to the next model that loads; the message to show says which, or why it stayed."""
+    previous = shelf.index
+    shelf.next()
+    try:
+        shelf.current()
+    except ModelLoadError as error:
+        shelf.index = previous
+        return f"cannot switch: {error}"
+    return f"model: {shelf.name}"
+
+
 def _window_closed() -> bool:
     """True once the user closed the window with its close button."""
     try:
@@ -224,8 +236,7 @@ def run_drawing(shelf: ModelShelf, size: int, save_dir: Path, state_file: Path |
         if key == ord("c"):
             board.clear()
         elif key == ord("m"):
-            shelf.next()
-            message = f"model: {shelf.name}"
+            message = switch_model(shelf)
         elif key == ord("s"):
             if board.has_ink:
                 target = save_dir / f"digit-{datetime.now():%Y%m%d-%H%M%S}.png"

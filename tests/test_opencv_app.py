@@ -162,6 +162,20 @@ def test_missing_models_are_one_clear_line(tmp_path):
         opencv_app.model_choices("cnn", tmp_path)
 
 
+def test_m_key_switches_models_and_skips_a_broken_one(tmp_path):
+    name, path = next(iter(digitkit.available_models().items()))
+    copy = tmp_path / "copy.keras"
+    shutil.copy(path, copy)
+    broken = tmp_path / "broken.keras"
+    broken.write_text("not a model")
+    shelf = opencv_app.ModelShelf([(name, path), ("copy", copy), ("broken", broken)])
+    assert opencv_app.switch_model(shelf) == "model: copy"
+    assert shelf.name == "copy" and shelf.current().output_shape == (None, 10)
+    message = opencv_app.switch_model(shelf)
+    assert message.startswith(f"cannot switch: {broken}: not a readable Keras model")
+    assert shelf.name == "copy"
+
+
 def test_no_display_is_detected(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     assert not opencv_app.display_available()

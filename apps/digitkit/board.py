@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ class Prediction:
     digit: int
     confidence: float
     top3: list[tuple[int, float]]
-    model_input: np.ndarray
+    model_input: np.ndarray = field(repr=False, compare=False)
 
 
 class DrawingBoard:
