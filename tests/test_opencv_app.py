@@ -16,6 +16,7 @@ import opencv_app
 import pytest
 from digit_images import render_row, stroke_runs, write_digit_video
 from digitkit import DrawingBoard
+from digitkit.annotate import BOX_COLOUR
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "apps" / "opencv_app.py"
@@ -413,3 +414,14 @@ def test_real_window_draws_and_predicts_under_xvfb(x_display, tmp_path):
         if app.poll() is None:
             app.kill()
         app.communicate(timeout=30)
+
+
+def test_annotate_boxes_each_digit_and_leaves_an_empty_reading_alone(best_model):
+    row = render_row("726", seed=1)
+    text, boxes, probabilities = digitkit.read_digits(row.image, best_model)
+    marked = digitkit.annotate(row.image, boxes, probabilities)
+    assert np.array_equal(digitkit.annotate(row.image, [], np.zeros((0, 10))), row.image)
+    for box in boxes:  # each box's outline is drawn in green
+        assert marked[box.y, box.x + box.w // 2].tolist() == list(BOX_COLOUR)
+    labels = (marked[:, :, 2] > 200) & (marked[:, :, 1] < 80)
+    assert labels.sum() > 20 * len(text)  # a red label per digit

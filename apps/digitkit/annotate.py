@@ -30,14 +30,26 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 def annotate(image: np.ndarray, boxes: Sequence[DigitBox], probabilities: np.ndarray) -> np.ndarray:
     """A BGR copy of the image with each digit boxed and labelled with its reading and confidence."""
     canvas = as_bgr(image)
-    scale = max(0.4, min(canvas.shape[:2]) / 400)
-    thickness = max(1, round(scale * 2))
+    if not boxes:
+        return canvas
+    # labels sized to the digits, so they are readable on small photos and on large scans alike
+    scale = max(0.35, float(np.median([box.h for box in boxes])) / 90)
+    thickness = max(1, round(scale * 1.5))
     for box, row in zip(boxes, probabilities, strict=True):
         digit = int(np.argmax(row))
         cv2.rectangle(canvas, (box.x, box.y), (box.x + box.w - 1, box.y + box.h - 1), BOX_COLOUR, thickness)
         label = f"{digit} {row[digit]:.0%}"
-        baseline_y = box.y - 4 if box.y > 20 * scale else box.y + box.h + int(18 * scale)
+        (_, text_height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, thickness)
+        above = box.y - 4
+        baseline_y = above if above - text_height >= 0 else box.y + box.h + text_height + 4
         cv2.putText(
-            canvas, label, (box.x, baseline_y), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, LABEL_COLOUR, thickness
+            canvas,
+            label,
+            (box.x, baseline_y),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.6 * scale,
+            LABEL_COLOUR,
+            thickness,
+            cv2.LINE_AA,
         )
     return canvas
