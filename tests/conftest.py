@@ -1,6 +1,5 @@
 """Shared fixtures: the notebook's helper functions, and small sets of real digits."""
 
-import json
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,26 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kaggle_standin import KaggleStandIn, kaggle_standin
-
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "Handwritten_digit_recognition.ipynb"
-
-
-def load_notebook_helpers() -> types.ModuleType:
-    """Run the notebook's cells tagged "helpers" (imports and function definitions) into a module."""
-    notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
-    module = types.ModuleType("notebook_helpers")
-    module.__file__ = str(NOTEBOOK)
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code" and "helpers" in cell["metadata"].get("tags", []):
-            exec(compile("".join(cell["source"]), str(NOTEBOOK), "exec"), module.__dict__)
-    return module
+from notebook_helpers import NOTEBOOK, ROOT, load_notebook_helpers  # noqa: F401  (re-exported for tests)
 
 
 @pytest.fixture(scope="session")
 def nb() -> types.ModuleType:
     """The notebook's helpers, as the notebook defines them."""
-    return load_notebook_helpers()
+    return load_notebook_helpers(("helpers",))
 
 
 @pytest.fixture(scope="session")

