@@ -7,6 +7,7 @@ Set STREAMLIT_SCREENSHOT_DIR to a folder to also save the screenshots used in th
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -21,7 +22,9 @@ import cv2
 import numpy as np
 import pytest
 from digit_images import render_row, stroke_runs
+from digitkit.preprocess import to_model_input_image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from webapp_logic import canvas_to_gray
 
 pytestmark = pytest.mark.slow
 
@@ -110,12 +113,13 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def open_app(browser: Browser, url: str) -> Page:
+def open_app(browser: Browser, url: str, touch: bool = False) -> Page:
     """A new browser session on the app, its canvas ready."""
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page = browser.new_context(viewport={"width": 1280, "height": 900}, has_touch=touch).new_page()
     page.goto(url)
     page.locator("canvas.upper-canvas").wait_for(timeout=START_TIMEOUT_S * 1000)
     expect(page.get_by_text("Draw a digit (0-9)")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    settled(page)
     return page
 
 
@@ -131,6 +135,66 @@ def draw(page: Page, strokes) -> None:
                 page.mouse.move(box["x"] + x0 + (x1 - x0) * step / 5, box["y"] + y0 + (y1 - y0) * step / 5)
         page.mouse.up()
     page.mouse.move(box["x"] + box["width"] + 300, box["y"])  # off the canvas, so its toolbar hides
+    wait_for_ink(page)
+
+
+def draw_by_touch(page: Page, strokes) -> None:
+    """Finger strokes on the canvas, as a touch screen sends them (touchstart, touchmove..., touchend)."""
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    touch = page.context.new_cdp_session(page)
+
+    def point(x, y):
+        return [{"x": box["x"] + x, "y": box["y"] + y}]
+
+    for stroke in strokes:
+        touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": point(*stroke[0])})
+        for (x0, y0), (x1, y1) in zip(stroke[:-1], stroke[1:], strict=True):
+            for step in range(1, 6):
+                xy = point(x0 + (x1 - x0) * step / 5, y0 + (y1 - y0) * step / 5)
+                touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": xy})
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    wait_for_ink(page)
+
+
+def wait_for_ink(page: Page, timeout_s: float = 5.0) -> None:
+    """The canvas paints strokes on its next animation frame: wait until they are there."""
+    deadline = time.monotonic() + timeout_s
+    while canvas_pixels(page)[..., :3].max() < 255:
+        assert time.monotonic() < deadline, "the strokes did not reach the canvas"
+        page.wait_for_timeout(100)
+
+
+def canvas_pixels(page: Page) -> np.ndarray:
+    """The drawing as the canvas holds it (RGBA, 280x280): what the component sends to the app."""
+    url = page.locator("canvas.lower-canvas.dc-canvas").evaluate("canvas => canvas.toDataURL()")
+    png = np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8)
+    return cv2.cvtColor(cv2.imdecode(png, cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+
+
+def drawing_to_input_figure(drawings: list[np.ndarray], path: Path, cell: int = 168) -> None:
+    """The docs picture: each raw canvas drawing above the 28x28 input the model gets from it."""
+    gap, title = 24, 34
+    width = len(drawings) * cell + (len(drawings) + 1) * gap
+    figure = np.full((2 * cell + 2 * title + 3 * gap, width, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(
+        figure, "Drawn on the canvas (280x280)", (gap, title), font, 0.7, (40, 40, 40), 2, cv2.LINE_AA
+    )
+    low = title + cell + 2 * gap + title
+    cv2.putText(
+        figure, "What the model gets (28x28)", (gap, low - 12), font, 0.7, (40, 40, 40), 2, cv2.LINE_AA
+    )
+    for index, rgba in enumerate(drawings):
+        x = gap + index * (cell + gap)
+        gray = canvas_to_gray(rgba)
+        raw = cv2.resize(gray, (cell, cell), interpolation=cv2.INTER_AREA)
+        field = to_model_input_image(gray, invert=False)
+        small = cv2.resize((field * 255).astype(np.uint8), (cell, cell), interpolation=cv2.INTER_NEAREST)
+        figure[title + 10 : title + 10 + cell, x : x + cell] = raw[:, :, None]
+        figure[low : low + cell, x : x + cell] = small[:, :, None]
+        mid = x + cell // 2
+        cv2.arrowedLine(figure, (mid, title + cell + 16), (mid, low - 36), (0, 120, 230), 3, tipLength=0.3)
+    cv2.imwrite(str(path), figure)
 
 
 def settled(page: Page) -> None:
@@ -152,21 +216,39 @@ def answer(page: Page) -> str:
 
 
 def clear(page: Page) -> None:
+    """Press "Clear" and wait for the fresh canvas (strokes on the one being replaced would be lost)."""
     page.get_by_role("button", name="Clear").click()
     expect(page.get_by_text("Draw a digit (0-9)")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
-    page.locator("canvas.upper-canvas").wait_for()
+    settled(page)
+    expect(page.locator("canvas.upper-canvas")).to_have_count(1)
+    page.wait_for_timeout(300)
 
 
 def test_digits_drawn_with_the_mouse_are_recognized(browser, app_url):
     page = open_app(browser, app_url)
+    drawings = []
     for expected, strokes in [(1, ONE), (7, SEVEN), (0, ZERO), (4, FOUR)]:
         draw(page, strokes)
         assert answer(page) == f"Prediction: {expected}"
         expect(page.get_by_text("What the model sees (28x28)")).to_be_visible()
+        drawings.append(canvas_pixels(page))
         if SCREENSHOTS and expected == 4:
             page.screenshot(path=str(Path(SCREENSHOTS) / "streamlit_app.png"))
         clear(page)
     assert "Traceback" not in page.content()
+    page.context.close()
+    # What the canvas held is white ink on black, as the app expects.
+    assert all(
+        d.shape == (280, 280, 4) and d[0, 0, :3].max() == 0 and d[..., :3].max() == 255 for d in drawings
+    )
+    if SCREENSHOTS:
+        drawing_to_input_figure(drawings, Path(SCREENSHOTS) / "drawing_to_input.png")
+
+
+def test_digit_drawn_with_a_finger_is_recognized(browser, app_url):
+    page = open_app(browser, app_url, touch=True)
+    draw_by_touch(page, SEVEN)
+    assert answer(page) == "Prediction: 7"
     page.context.close()
 
 
