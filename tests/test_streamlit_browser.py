@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -275,6 +276,15 @@ def test_uploaded_photo_of_a_row_is_read(browser, app_url, tmp_path):
         files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture at all"}]
     )
     expect(page.get_by_text("Could not read this file. notes.png: not an image")).to_be_visible(
+        timeout=ANSWER_TIMEOUT_MS
+    )
+    # Over the limit in .streamlit/config.toml: Streamlit refuses the file before the app sees it.
+    config = (ROOT / ".streamlit" / "config.toml").read_text()
+    limit_mb = int(re.search(r"^maxUploadSize\s*=\s*(\d+)", config, re.MULTILINE).group(1))
+    page.locator('input[type="file"]').set_input_files(
+        files=[{"name": "huge.png", "mimeType": "image/png", "buffer": b"\0" * ((limit_mb + 1) << 20)}]
+    )
+    expect(page.get_by_text(re.compile(r"File must be [\d.]+ ?MB or smaller"))).to_be_visible(
         timeout=ANSWER_TIMEOUT_MS
     )
     assert "Traceback" not in page.content()
