@@ -28,8 +28,13 @@ def main() -> None:
     labels, pixels = nb.load_digits_csv(train_csv, "train")
     nb.check_splittable(labels, nb.VALIDATION_SIZE, train_csv)
     x_train, x_val, y_train, y_val = nb.split_for_training(pixels, labels, nb.VALIDATION_SIZE, nb.SEED)
-    fingerprint = nb.split_fingerprint(x_val, y_val)
-    print(f"Data: {source}; validation split {fingerprint}")
+    recipe = {
+        "split": nb.split_fingerprint(x_val, y_val),
+        "epochs_planned": nb.CNN_EPOCHS,
+        "batch_size": nb.CNN_BATCH_SIZE,
+        "learning_rate": nb.CNN_LEARNING_RATE,
+    }
+    print(f"Data: {source}; validation split {recipe['split']}")
 
     def train(seed: int):
         return nb.train_cnn(
@@ -39,7 +44,7 @@ def main() -> None:
 
     for seed in range(nb.SEED + 1, nb.SEED + args.members):
         start = time.perf_counter()
-        model, info = nb.load_or_train_member(seed, args.model_dir / "ensemble_members", fingerprint, train)
+        model, info = nb.load_or_train_member(seed, args.model_dir / "ensemble_members", recipe, train)
         accuracy = nb.evaluate_model(model, x_val, y_val)[1]
         print(
             f"member seed {seed}: validation accuracy {accuracy:.4f} ({time.perf_counter() - start:.0f} s)",
