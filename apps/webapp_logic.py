@@ -120,7 +120,8 @@ def enlarge(field: np.ndarray, scale: int = 5) -> np.ndarray:
 
 SURE_COLOUR = (0, 160, 0)  # BGR: green
 UNSURE_COLOUR = (0, 120, 230)  # BGR: orange
-DISPLAY_WIDTH = 900  # small photos are enlarged to about this width so boxes and labels stay legible
+DISPLAY_WIDTH = 900  # small photos are enlarged to this width so boxes and labels stay legible ...
+MAX_DISPLAY_WIDTH = 1800  # ... and big ones shrunk to this (the page column is narrower anyway)
 
 
 def annotate(image: np.ndarray, boxes: list[DigitBox], verdicts: list[Verdict]) -> np.ndarray:
@@ -128,10 +129,12 @@ def annotate(image: np.ndarray, boxes: list[DigitBox], verdicts: list[Verdict]) 
 
     (digitkit.annotate sizes its labels to the whole image, which makes them tiny on small photos.)
     """
-    scale = min(4.0, max(1.0, DISPLAY_WIDTH / image.shape[1]))
+    width = image.shape[1]
+    scale = min(4.0, DISPLAY_WIDTH / width) if width < DISPLAY_WIDTH else min(1.0, MAX_DISPLAY_WIDTH / width)
     canvas = as_bgr(image)
-    if scale > 1:
-        canvas = cv2.resize(canvas, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    if scale != 1:
+        shrink = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        canvas = cv2.resize(canvas, None, fx=scale, fy=scale, interpolation=shrink)
     thickness = max(2, round(max(canvas.shape[:2]) / 400))
     for box, verdict in zip(boxes, verdicts, strict=True):
         x, y, w, h = (round(v * scale) for v in (box.x, box.y, box.w, box.h))

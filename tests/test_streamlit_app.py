@@ -20,6 +20,7 @@ import pytest
 from digit_images import digit_drawing, mnist_digits, render_row
 from digitkit.models import available_models, load_model, predict_proba
 from digitkit.preprocess import to_model_input
+from digitkit.segment import DigitBox
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from webapp_logic import (
@@ -258,6 +259,14 @@ def test_annotation_boxes_each_digit_green_when_sure_orange_when_not(best_model)
             y = round((box.y + box.h) * scale) - 2
             edge = annotated[y, round(box.x * scale) + 3 : round((box.x + box.w) * scale) - 3]
             assert (edge == colour).all(axis=1).mean() > 0.9
+
+
+def test_annotation_of_a_big_photo_is_shrunk_for_the_page():
+    photo = np.full((3000, 4000, 3), 230, np.uint8)
+    box = DigitBox(1000, 1000, 400, 600, crop=np.zeros((600, 400), np.uint8))
+    annotated = annotate(photo, [box], [judge(np.eye(10)[8])])
+    assert annotated.shape == (1350, 1800, 3)
+    assert (annotated[1000 * 1350 // 3000 + 40, 1000 * 1800 // 4000] == SURE_COLOUR).all()  # left edge
 
 
 def png_bytes(image: Image.Image) -> bytes:
