@@ -47,7 +47,7 @@ def canvases(count: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="cnn", help="mlp, cnn or ensemble (a file in models/)")
+    parser.add_argument("--model", default="cnn", help="mlp, cnn or ensemble (in models/), or a .keras file")
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
 
@@ -62,6 +62,8 @@ def main() -> None:
     from webapp_logic import canvas_to_gray, judge, predict_drawing
 
     models = available_models(ROOT / "models")
+    if args.model.endswith(".keras"):
+        models[args.model] = Path(args.model)
     if args.model not in models:
         sys.exit(f"models/{args.model}.keras not found; have: {', '.join(models) or 'none'} (use --model)")
     model = load_model(models[args.model])
