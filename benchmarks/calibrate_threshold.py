@@ -1,17 +1,16 @@
 """Pick the web app's "Not sure" threshold from the validation data, and show the numbers behind it.
 
 The notebook holds out 10% of Kaggle's train.csv (stratified, seed 42) as its validation set; the models
-never train on it. This script rebuilds exactly that split, runs each saved model on it, and looks at how
-often an answer given with a certain top probability is right ("local accuracy": the share of correct
-answers among the WINDOW validation digits nearest in confidence).
+never train on it. This script rebuilds exactly that split, runs each saved model on it, and measures how
+often the answers given with a certain top probability ("confidence") are right, in bands 0.05 wide.
 
-Rule: the threshold is the lowest confidence above which the local accuracy never falls under
-TARGET_ACCURACY (90%): an answer stated as fact should be right at least 9 times in 10. Below it, the
-app says "Not sure" and lists the candidates. The value is rounded up to a multiple of 0.05, and the app
-uses the largest over the models (so it holds for any model picked).
+Rule: an answer stated as fact should be right at least 9 times in 10 (TARGET_ACCURACY). The threshold
+is the upper edge of the highest confidence band whose answers are right less often than that, so every
+band above the threshold meets the target; below it the app says "Not sure" and lists the candidates.
+The app uses the largest threshold over the models, so it holds whichever model is picked.
 
-Caveat: validation digits are MNIST-style scans; drawings on the canvas are not quite MNIST, so the
-model may be confidently wrong more often there than these numbers say.
+Caveat: validation digits are MNIST scans; drawings on the canvas are not quite MNIST, so a model may be
+confidently wrong on drawings more often than these numbers say.
 
 Usage: .venv/bin/python benchmarks/calibrate_threshold.py [--data ../shared/data/digit-recognizer.zip]
 """
@@ -19,7 +18,6 @@ Usage: .venv/bin/python benchmarks/calibrate_threshold.py [--data ../shared/data
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import zipfile
 from pathlib import Path
@@ -36,7 +34,8 @@ from digitkit.models import available_models, load_model, predict_proba  # noqa:
 SEED = 42  # the notebook's SEED and VALIDATION_SIZE
 VALIDATION_SIZE = 0.1
 TARGET_ACCURACY = 0.90
-WINDOW = 100
+BAND = 0.05
+MIN_BAND = 0.5  # answers under 50% are never stated as fact
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "digit-recognizer.zip"
 
 
@@ -59,41 +58,38 @@ def validation_split(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray
     return x_val.astype(np.float32) / 255.0, y_val
 
 
-def local_accuracy(
-    confidence: np.ndarray, correct: np.ndarray, window: int = WINDOW
-) -> tuple[np.ndarray, ...]:
-    """Sorted by confidence: each window's median confidence and its share of correct answers."""
-    order = np.argsort(confidence)
-    conf, right = confidence[order], correct[order].astype(np.float64)
-    sums = np.convolve(right, np.ones(window), mode="valid")
-    centres = np.array([np.median(conf[i : i + window]) for i in range(len(sums))])
-    return centres, sums / window
+def bands(confidence: np.ndarray, correct: np.ndarray) -> list[tuple[float, float, int, float]]:
+    """(low, high, digits, accuracy) for each non-empty confidence band of width BAND, from MIN_BAND up."""
+    rows = []
+    edges = np.round(np.arange(MIN_BAND, 1.0 + BAND / 2, BAND), 2)
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = (confidence >= low) & ((confidence < high) if high < 1.0 else (confidence <= 1.0))
+        if inside.any():
+            rows.append((float(low), float(high), int(inside.sum()), float(correct[inside].mean())))
+    return rows
 
 
 def threshold_for(confidence: np.ndarray, correct: np.ndarray) -> float:
-    """The lowest confidence above which every window's accuracy is at least TARGET_ACCURACY."""
-    centres, accuracy = local_accuracy(confidence, correct)
-    failing = np.flatnonzero(accuracy < TARGET_ACCURACY)
-    raw = float(centres[failing[-1]]) if failing.size else 0.0
-    return min(1.0, math.ceil(raw * 20 - 1e-9) / 20)
+    """The upper edge of the highest band under TARGET_ACCURACY (MIN_BAND when none is)."""
+    failing = [high for _, high, _, accuracy in bands(confidence, correct) if accuracy < TARGET_ACCURACY]
+    return max(failing, default=MIN_BAND)
 
 
 def report(name: str, confidence: np.ndarray, correct: np.ndarray, threshold: float) -> None:
-    """Accuracy in confidence bands, and what a given threshold keeps and turns into "Not sure"."""
+    """Accuracy per confidence band, and what the threshold keeps and turns into "Not sure"."""
     print(f"\n{name}: validation accuracy {correct.mean():.2%} on {len(correct)} digits")
-    print("  confidence band    digits  accuracy")
-    edges = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01]
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
-        band = (confidence >= low) & (confidence < high)
-        if band.any():
-            print(f"  [{low:.2f}, {min(high, 1.0):.2f})  {band.sum():8d}  {correct[band].mean():8.1%}")
-    for t in sorted({0.5, 0.7, 0.8, 0.9, threshold}):
-        sure = confidence >= t
-        unsure_acc = f"{correct[~sure].mean():.1%}" if (~sure).any() else "-"
-        print(
-            f"  threshold {t:.2f}: answers {sure.mean():6.2%} of digits, right {correct[sure].mean():.2%};"
-            f" 'Not sure' for {(~sure).sum()} digits, whose best guess is right {unsure_acc}"
-        )
+    below = confidence < MIN_BAND
+    if below.any():
+        print(f"  [0.00, {MIN_BAND:.2f})  {below.sum():6d} digits, right {correct[below].mean():6.1%}")
+    for low, high, count, accuracy in bands(confidence, correct):
+        flag = "  <- under target" if accuracy < TARGET_ACCURACY else ""
+        print(f"  [{low:.2f}, {high:.2f})  {count:6d} digits, right {accuracy:6.1%}{flag}")
+    sure = confidence >= threshold
+    unsure = f"{correct[~sure].mean():.1%}" if (~sure).any() else "-"
+    print(
+        f"  threshold {threshold:.2f}: answers {sure.mean():.2%} of the digits and is right on"
+        f" {correct[sure].mean():.2%} of them; 'Not sure' for {(~sure).sum()}, whose best guess is right {unsure}"
+    )
 
 
 def main() -> None:
@@ -108,16 +104,23 @@ def main() -> None:
         sys.exit(f"{args.models}: no saved model")
 
     x_val, y_val = validation_split(*load_train_csv(args.data))
-    thresholds = {}
+    results = {}  # name -> (confidence, correct)
     for name, path in models.items():
         probabilities = predict_proba(load_model(path), x_val)
-        confidence, correct = probabilities.max(axis=1), probabilities.argmax(axis=1) == y_val
-        thresholds[name] = threshold_for(confidence, correct)
-        report(name, confidence, correct, thresholds[name])
+        results[name] = probabilities.max(axis=1), probabilities.argmax(axis=1) == y_val
+    thresholds = {name: threshold_for(*result) for name, result in results.items()}
+    for name, result in results.items():
+        report(name, *result, thresholds[name])
+    threshold = max(thresholds.values())
+    print(
+        f"\nUNSURE_THRESHOLD = {threshold:.2f}  (the largest of {thresholds}); what it means for each model:"
+    )
+    for name, (confidence, correct) in results.items():
+        sure = confidence >= threshold
         print(
-            f"  -> {name}: local accuracy (windows of {WINDOW}) is >= {TARGET_ACCURACY:.0%} above {thresholds[name]:.2f}"
+            f"  {name}: answers {sure.mean():.2%} of the validation digits, right on {correct[sure].mean():.2%};"
+            f" 'Not sure' on {(~sure).sum()}"
         )
-    print(f"\nUNSURE_THRESHOLD = {max(thresholds.values()):.2f}  (largest of {thresholds})")
 
 
 if __name__ == "__main__":
