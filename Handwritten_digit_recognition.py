@@ -1194,8 +1194,10 @@ def split_fingerprint(x_val: np.ndarray, y_val: np.ndarray) -> str:
 
 
 def save_model(model: keras.Model, path: Path) -> Path:
-    """Save a Keras model atomically."""
-    return write_atomically(path, model.save)
+    """Save a model for inference, atomically: architecture and weights, without the optimizer's state."""
+    inference = model.__class__.from_config(model.get_config())  # the same layers, never compiled
+    inference.set_weights(model.get_weights())
+    return write_atomically(path, inference.save)
 
 
 def load_or_train_member(seed: int, member_dir: Path, recipe: dict, train) -> tuple[keras.Model, dict]:
