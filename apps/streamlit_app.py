@@ -26,6 +26,7 @@ from webapp_logic import (
     enlarge,
     judge,
     model_dir,
+    percent,
     predict_drawing,
     read_upload,
 )
@@ -61,7 +62,7 @@ def show_verdict(verdict: Verdict) -> None:
         st.markdown(f"Confidence **{confidence}**")
     else:
         st.markdown(
-            f"The model's best guess is only {verdict.confidence:.0%} likely (under "
+            f"The model's best guess is only {percent(verdict.confidence)} likely (under "
             f"{UNSURE_THRESHOLD:.0%}), so it does not claim an answer. Try drawing it larger or clearer."
         )
 
@@ -139,7 +140,7 @@ def upload_section(model_path: Path, modified: float) -> None:
         columns = st.columns(min(len(verdicts), 8))
         for index, (field, verdict) in enumerate(zip(reading.fields, verdicts, strict=True)):
             with columns[index % len(columns)]:
-                show_input(field, caption=f"{index + 1}: {verdict.digit} ({verdict.confidence:.0%})")
+                show_input(field, caption=f"{index + 1}: {verdict.digit} ({percent(verdict.confidence)})")
 
 
 def guarded(section, *args) -> None:

@@ -147,7 +147,7 @@ def test_unsure_drawing_says_not_sure_with_the_top_candidates(monkeypatch, best_
     (heading,) = texts(at, "subheader")
     assert heading.startswith("Not sure: ") and "Prediction" not in heading
     first, second = np.argsort(probabilities)[::-1][:2]
-    assert heading.startswith(f"Not sure: {first} ({probabilities[first]:.0%}) or {second} ")
+    assert heading.startswith(f"Not sure: {first} ({int(probabilities[first] * 100)}%) or {second} ")
     assert any("does not claim an answer" in m for m in texts(at, "markdown"))
     assert len(at.get("image")) == 1  # the 28x28 input is shown, so the user sees why
 
@@ -320,6 +320,14 @@ def test_judge_is_sure_only_at_the_threshold():
     verdict = judge(unsure)
     assert not verdict.sure and verdict.digit == 4
     assert verdict.text == "Not sure: 4 (50%) or 9 (42%) or 7 (8%)"
+
+
+def test_percentages_round_down_so_unsure_never_reads_as_the_threshold():
+    probabilities = np.zeros(10)
+    probabilities[[1, 7]] = [UNSURE_THRESHOLD - 0.003, 0.03]
+    verdict = judge(probabilities)
+    assert not verdict.sure
+    assert verdict.text == f"Not sure: 1 ({round(UNSURE_THRESHOLD * 100) - 1}%) or 7 (3%)"
 
 
 def test_enlarge_makes_square_pixels():
