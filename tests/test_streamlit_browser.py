@@ -57,7 +57,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
+def app_url(tmp_path_factory) -> Iterator[str]:
     """`streamlit run apps/streamlit_app.py` on a free loopback port, with the committed models."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "DIGIT_MODEL_DIR"}
@@ -74,7 +74,7 @@ def app_url() -> Iterator[str]:
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
     ]
-    log = (Path(os.environ.get("TMPDIR", "/tmp")) / f"streamlit-{port}.log").open("w+")
+    log = (tmp_path_factory.mktemp("streamlit") / "server.log").open("w+")
     server = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -124,35 +124,38 @@ def open_app(browser: Browser, url: str, touch: bool = False) -> Page:
     return page
 
 
-def draw(page: Page, strokes) -> None:
-    """Mouse strokes on the canvas: press, move through the points in small steps, release."""
+def page_points(page: Page, stroke) -> list[tuple[float, float]]:
+    """A stroke's points on the page, with 4 more between each two, as a moving hand sends them."""
     box = page.locator("canvas.upper-canvas").bounding_box()
+    points = [(box["x"] + stroke[0][0], box["y"] + stroke[0][1])]
+    for (x0, y0), (x1, y1) in zip(stroke[:-1], stroke[1:], strict=True):
+        points += [
+            (box["x"] + x0 + (x1 - x0) * t / 5, box["y"] + y0 + (y1 - y0) * t / 5) for t in range(1, 6)
+        ]
+    return points
+
+
+def draw(page: Page, strokes) -> None:
+    """Mouse strokes on the canvas: press, move through the points, release."""
     for stroke in strokes:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x, box["y"] + y)
+        first, *rest = page_points(page, stroke)
+        page.mouse.move(*first)
         page.mouse.down()
-        for (x0, y0), (x1, y1) in zip(stroke[:-1], stroke[1:], strict=True):
-            for step in range(1, 6):
-                page.mouse.move(box["x"] + x0 + (x1 - x0) * step / 5, box["y"] + y0 + (y1 - y0) * step / 5)
+        for point in rest:
+            page.mouse.move(*point)
         page.mouse.up()
-    page.mouse.move(box["x"] + box["width"] + 300, box["y"])  # off the canvas, so its toolbar hides
+    page.mouse.move(1200, 100)  # off the canvas, so its toolbar hides
     wait_for_ink(page)
 
 
 def draw_by_touch(page: Page, strokes) -> None:
     """Finger strokes on the canvas, as a touch screen sends them (touchstart, touchmove..., touchend)."""
-    box = page.locator("canvas.upper-canvas").bounding_box()
     touch = page.context.new_cdp_session(page)
-
-    def point(x, y):
-        return [{"x": box["x"] + x, "y": box["y"] + y}]
-
     for stroke in strokes:
-        touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": point(*stroke[0])})
-        for (x0, y0), (x1, y1) in zip(stroke[:-1], stroke[1:], strict=True):
-            for step in range(1, 6):
-                xy = point(x0 + (x1 - x0) * step / 5, y0 + (y1 - y0) * step / 5)
-                touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": xy})
+        first, *rest = page_points(page, stroke)
+        kinds = ["touchStart"] + ["touchMove"] * len(rest)
+        for kind, (x, y) in zip(kinds, [first, *rest], strict=True):
+            touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
         touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     wait_for_ink(page)
 
