@@ -1026,7 +1026,11 @@ tuned_history, tuned_seconds = fit_timed(
     None,
     make_dataset(x_val, y_val, 1024),
     epochs=tuned_epochs,
-    callbacks=[keras.callbacks.EarlyStopping(patience=EARLY_STOPPING_PATIENCE, restore_best_weights=True)],
+    callbacks=[
+        keras.callbacks.EarlyStopping(
+            patience=EARLY_STOPPING_PATIENCE, restore_best_weights=True, start_from_epoch=tuned_epochs // 2
+        )
+    ],
 )
 print(
     f"Tuned MLP: validation accuracy {evaluate_model(tuned_mlp, x_val, y_val)[1]:.4f} in {tuned_seconds:.0f} s"
@@ -1193,11 +1197,16 @@ def split_fingerprint(x_val: np.ndarray, y_val: np.ndarray) -> str:
     ).hexdigest()[:16]
 
 
+def inference_copy(model: keras.Model) -> keras.Model:
+    """The same layers and weights in a model that was never compiled, so it carries no optimizer state."""
+    copy = model.__class__.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def save_model(model: keras.Model, path: Path) -> Path:
-    """Save a model for inference, atomically: architecture and weights, without the optimizer's state."""
-    inference = model.__class__.from_config(model.get_config())  # the same layers, never compiled
-    inference.set_weights(model.get_weights())
-    return write_atomically(path, inference.save)
+    """Save a model for inference (architecture and weights, no optimizer state), atomically."""
+    return write_atomically(path, inference_copy(model).save)
 
 
 def load_or_train_member(seed: int, member_dir: Path, recipe: dict, train) -> tuple[keras.Model, dict]:
@@ -1222,6 +1231,7 @@ def load_or_train_member(seed: int, member_dir: Path, recipe: dict, train) -> tu
 
 def build_ensemble(members: list[keras.Model]) -> keras.Model:
     """One Keras model that averages the members' probabilities."""
+    members = [inference_copy(member) for member in members]
     inputs = keras.Input(shape=(PIXELS,), name="pixels")
     outputs = (
         keras.layers.Average()([member(inputs) for member in members])
