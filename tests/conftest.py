@@ -1,5 +1,6 @@
 """Shared fixtures: the notebook's helper functions, and small sets of real digits."""
 
+import os
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,6 +9,21 @@ import numpy as np
 import pytest
 from kaggle_standin import KaggleStandIn, kaggle_standin
 from notebook_helpers import NOTEBOOK, ROOT, load_notebook_helpers  # noqa: F401  (re-exported for tests)
+
+# The environment before any test module is imported. Importing cv2 adds LD_LIBRARY_PATH and Qt variables
+# for its bundled libraries, and TensorFlow adds its own; inherited by a notebook kernel or an app server
+# started later, they change how those run. So every test starts from this environment.
+CLEAN_ENVIRONMENT = dict(os.environ)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start each test with the environment as it was before the test modules were imported."""
+    for name in set(os.environ) - set(CLEAN_ENVIRONMENT):
+        monkeypatch.delenv(name)
+    for name, value in CLEAN_ENVIRONMENT.items():
+        if os.environ.get(name) != value:
+            monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="session")
