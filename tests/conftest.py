@@ -11,19 +11,26 @@ from kaggle_standin import KaggleStandIn, kaggle_standin
 from notebook_helpers import NOTEBOOK, ROOT, load_notebook_helpers  # noqa: F401  (re-exported for tests)
 
 # The environment before any test module is imported. Importing cv2 adds LD_LIBRARY_PATH and Qt variables
-# for its bundled libraries, and TensorFlow adds its own; inherited by a notebook kernel or an app server
-# started later, they change how those run. So every test starts from this environment.
+# for its bundled libraries; inherited by a notebook kernel, an app server or a window started later, they
+# break them (no inline figures, a server that never answers). So the environment is reset before and after
+# every test: between tests, where module-wide fixtures start their processes, it is always this one.
 CLEAN_ENVIRONMENT = dict(os.environ)
 
 
+def reset_environment() -> None:
+    """Make os.environ what it was before the test modules were imported (pytest's own variables aside)."""
+    for name in [name for name in os.environ if not name.startswith("PYTEST_")]:
+        if name not in CLEAN_ENVIRONMENT:
+            del os.environ[name]
+    os.environ.update(CLEAN_ENVIRONMENT)
+
+
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start each test with the environment as it was before the test modules were imported."""
-    for name in set(os.environ) - set(CLEAN_ENVIRONMENT):
-        monkeypatch.delenv(name)
-    for name, value in CLEAN_ENVIRONMENT.items():
-        if os.environ.get(name) != value:
-            monkeypatch.setenv(name, value)
+def clean_environment() -> Iterator[None]:
+    """Run each test, and leave the next one, with the environment from before the test modules."""
+    reset_environment()
+    yield
+    reset_environment()
 
 
 @pytest.fixture(scope="session")
