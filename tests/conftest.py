@@ -2,6 +2,7 @@
 
 import os
 import types
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,9 @@ def reset_environment() -> None:
         if name not in CLEAN_ENVIRONMENT:
             del os.environ[name]
     os.environ.update(CLEAN_ENVIRONMENT)
+    # urllib builds its default opener once, with the proxies of that moment: tests that fake "no network"
+    # with a dead proxy would otherwise leave every later urlopen (say, to a local app server) going there.
+    urllib.request.install_opener(None)
 
 
 @pytest.fixture(autouse=True)

@@ -378,6 +378,9 @@ def test_real_window_draws_and_predicts_under_xvfb(x_display, tmp_path):
         window = xdotool(
             x_display, "search", "--sync", "--onlyvisible", "--name", "^Digit recognition$"
         ).split()[0]
+        # The window is mapped before its event loop takes mouse input: move in, let it settle, then draw.
+        xdotool(x_display, "windowfocus", "--sync", window, "mousemove", "--window", window, "5", "5")
+        time.sleep(1.0)
         runs = stroke_runs(label, BOARD_SIZE)
         drag = []
         for (x0, y), (x1, _) in runs:
