@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kaggle_standin import KaggleStandIn, kaggle_standin
-from notebook_helpers import NOTEBOOK, ROOT, load_notebook_helpers  # noqa: F401  (re-exported for tests)
+from notebook_helpers import load_notebook_helpers
 
 # The environment before any test module is imported. Importing cv2 adds LD_LIBRARY_PATH and Qt variables
 # for its bundled libraries; inherited by a notebook kernel, an app server or a window started later, they

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import jupytext
-from conftest import NOTEBOOK, ROOT
+from notebook_helpers import NOTEBOOK, ROOT
 
 
 def code_cells(notebook) -> list[tuple[str, list[str]]]:
