@@ -28,12 +28,7 @@ def main() -> None:
     labels, pixels = nb.load_digits_csv(train_csv, "train")
     nb.check_splittable(labels, nb.VALIDATION_SIZE, train_csv)
     x_train, x_val, y_train, y_val = nb.split_for_training(pixels, labels, nb.VALIDATION_SIZE, nb.SEED)
-    recipe = {
-        "split": nb.split_fingerprint(x_val, y_val),
-        "epochs_planned": nb.CNN_EPOCHS,
-        "batch_size": nb.CNN_BATCH_SIZE,
-        "learning_rate": nb.CNN_LEARNING_RATE,
-    }
+    recipe = nb.cnn_recipe(x_val, y_val, nb.CNN_EPOCHS, nb.CNN_BATCH_SIZE, nb.CNN_LEARNING_RATE)
     print(f"Data: {source}; validation split {recipe['split']}")
 
     def train(seed: int):
