@@ -571,15 +571,16 @@ def parse_rows_fast(data: bytes, width: int, has_header: bool) -> np.ndarray | N
         row[:] = column.to_numpy()
     if width == PIXELS + 1 and (by_column[0] > 9).any():
         return None  # a label above 9
-    return np.ascontiguousarray(by_column.T)
+    return by_column.T  # rows of fields, as a view: the caller copies out what it keeps
 
 
 def parse_digits_csv(path: Path, kind: str) -> tuple[np.ndarray | None, np.ndarray]:
     """Parse and validate a digits CSV; return labels (or None) and uint8 pixels shaped (N, 784)."""
     data = read_text_bytes(path)
-    if not data.strip():
+    if not data or data.isspace():  # (no data.strip(): that would copy the whole file)
         raise DigitDataError(f"{path}: the file is empty")
-    first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    end = data.find(b"\n")
+    first_line = data[: end if end >= 0 else len(data)].decode("utf-8", errors="replace").rstrip("\r")
     first_fields = first_line.split(",")
     has_header = not all(is_number(f) for f in first_fields)
     names = column_names(first_fields, has_header)
@@ -722,9 +723,7 @@ def check_splittable(labels: np.ndarray, validation_size: float, path: Path) -> 
 
 def normalize(pixels: np.ndarray) -> np.ndarray:
     """Scale uint8 pixels to float32 in [0, 1]."""
-    scaled = pixels.astype(np.float32)
-    scaled /= 255.0
-    return scaled
+    return np.divide(pixels, np.float32(255), dtype=np.float32)
 
 
 def split_for_training(pixels: np.ndarray, labels: np.ndarray, validation_size: float, seed: int):
