@@ -546,8 +546,9 @@ def parse_rows_carefully(path: Path, text: str, names: list[str], has_header: bo
 
 
 # %% [markdown]
-# The fast pass hands the whole file to pyarrow, then checks the ranges with NumPy. When pyarrow balks,
-# or a value is out of range, the careful pass finds the exact spot.
+# The fast pass hands the whole file to pyarrow, reading every column as bytes (0-255), then checks that
+# labels are 0-9 with NumPy. When pyarrow balks, or a label is out of range, the careful pass finds the
+# exact spot.
 
 
 # %% tags=["helpers"]
