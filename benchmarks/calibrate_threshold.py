@@ -19,43 +19,34 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from sklearn.model_selection import train_test_split
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "apps"))
+sys.path[:0] = [str(ROOT / "apps"), str(ROOT / "scripts")]
 
 from digitkit.models import available_models, load_model, predict_proba  # noqa: E402
+from notebook_helpers import load_notebook_helpers  # noqa: E402
 
-SEED = 42  # the notebook's SEED and VALIDATION_SIZE
-VALIDATION_SIZE = 0.1
 TARGET_ACCURACY = 0.90
 BAND = 0.05
 MIN_BAND = 0.5  # answers under 50% are never stated as fact
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "digit-recognizer.zip"
 
 
-def load_train_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """train.csv from the Kaggle zip, or the csv itself: pixels (N, 784) uint8 and labels (N,)."""
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive, archive.open("train.csv") as handle:
-            frame = pd.read_csv(handle, dtype=np.uint8)
-    else:
-        frame = pd.read_csv(path, dtype=np.uint8)
-    labels = frame.pop("label").to_numpy()
-    return frame.to_numpy(), labels
-
-
-def validation_split(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The notebook's validation set: x in [0, 1] float32 and its labels."""
-    _, x_val, _, y_val = train_test_split(
-        pixels, labels, test_size=VALIDATION_SIZE, stratify=labels, random_state=SEED
-    )
-    return x_val.astype(np.float32) / 255.0, y_val
+def validation_set(data: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The notebook's validation set, made by the notebook's own loader, split and parameters: x, labels."""
+    nb = load_notebook_helpers()
+    with tempfile.TemporaryDirectory() as tmp:
+        if data.suffix == ".zip":
+            with zipfile.ZipFile(data) as archive:
+                data = Path(archive.extract("train.csv", tmp))
+        labels, pixels = nb.load_digits_csv(data, "train")  # (a cache next to an extracted copy goes with it)
+    _, x_val, _, y_val = nb.split_for_training(pixels, labels, nb.VALIDATION_SIZE, nb.SEED)
+    return x_val, y_val.argmax(axis=1)
 
 
 def bands(confidence: np.ndarray, correct: np.ndarray) -> list[tuple[float, float, int, float]]:
@@ -103,7 +94,7 @@ def main() -> None:
     if not models:
         sys.exit(f"{args.models}: no saved model")
 
-    x_val, y_val = validation_split(*load_train_csv(args.data))
+    x_val, y_val = validation_set(args.data)
     results = {}  # name -> (confidence, correct)
     for name, path in models.items():
         probabilities = predict_proba(load_model(path), x_val)
