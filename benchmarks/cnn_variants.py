@@ -36,24 +36,14 @@ def validation_split(data_dir: Path):
     return nb.split_for_training(pixels, labels, nb.VALIDATION_SIZE, nb.SEED)
 
 
-def wide_cnn(width: float):
-    """build_cnn with every layer's filters multiplied by width."""
+def widen_cnn(width: float) -> None:
+    """Make the notebook's build_cnn multiply every convolution's filters by width (the rest unchanged)."""
+    notebook_conv_bn_relu = nb.conv_bn_relu  # build_cnn and conv_block look it up in the notebook's namespace
 
-    def build(schedule, name: str = "cnn") -> keras.Model:
-        inputs = keras.Input(shape=(nb.PIXELS,), name="pixels")
-        x = keras.layers.Reshape((28, 28, 1))(inputs)
-        x = nb.conv_block(x, round(32 * width), 0.4)
-        x = nb.conv_block(x, round(64 * width), 0.4)
-        x = nb.conv_bn_relu(x, round(128 * width), 4)
-        x = keras.layers.Dropout(0.4)(keras.layers.Flatten()(x))
-        outputs = keras.layers.Dense(10, activation="softmax")(x)
-        model = keras.Model(inputs, outputs, name=name)
-        model.compile(
-            optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy", metrics=["accuracy"]
-        )
-        return model
+    def wider(x, filters: int, *args, **kwargs):
+        return notebook_conv_bn_relu(x, round(filters * width), *args, **kwargs)
 
-    return build
+    nb.conv_bn_relu = wider
 
 
 def pseudo_labelled(data_dir: Path, min_confidence: float = 0.99):
@@ -74,7 +64,7 @@ def train(args) -> None:
         x_extra, y_extra = pseudo_labelled(args.data_dir)
         x_train, y_train = np.concatenate([x_train, x_extra]), np.concatenate([y_train, y_extra])
     if args.width != 1:
-        nb.build_cnn = wide_cnn(args.width)
+        widen_cnn(args.width)
     true = y_val.argmax(axis=1)
     model, history, seconds = nb.train_cnn(
         args.seed, x_train, y_train, x_val, y_val, args.epochs, nb.CNN_BATCH_SIZE, nb.CNN_LEARNING_RATE,
@@ -91,13 +81,11 @@ def train(args) -> None:
 
 
 def combine(args) -> None:
-    missing = [name for name in args.names if not (RESULTS / f"{name}.npy").is_file()]
-    if missing or not (args.names or args.with_committed):
-        sys.exit(
-            f"nothing to average: no {RESULTS}/{missing[0]}.npy (train it first)"
-            if missing
-            else "name some variants"
-        )
+    if not (args.names or args.with_committed):
+        sys.exit("nothing to average: name some variants, or add --with-committed")
+    for name in args.names:
+        if not (RESULTS / f"{name}.npy").is_file():
+            sys.exit(f"nothing to average: no {RESULTS / name}.npy (train it first)")
     _, x_val, _, y_val = validation_split(args.data_dir)
     true = y_val.argmax(axis=1)
     probabilities = [np.load(RESULTS / f"{name}.npy") for name in args.names]
