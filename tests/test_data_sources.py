@@ -61,6 +61,16 @@ def test_extracting_never_replaces_an_existing_file(nb, tmp_path):
     assert (tmp_path / "train.csv").read_text() == "label\n"
 
 
+def test_a_second_run_reuses_the_data_and_changes_no_file(nb, clean_home, tmp_path):
+    first = nb.get_data(tmp_path / "data", "digit-recognizer", seed=3)
+    files = sorted((tmp_path / "data").rglob("*"))
+    before = {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in files if path.is_file()}
+    second = nb.get_data(tmp_path / "data", "digit-recognizer", seed=3)
+    assert second[:2] == first[:2]
+    assert sorted((tmp_path / "data").rglob("*")) == files
+    assert {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in before} == before
+
+
 def test_broken_zip_is_an_error_not_skipped(nb, tmp_path):
     (tmp_path / "digit-recognizer.zip").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(nb.DataSourceError, match=r"digit-recognizer.zip is not a readable zip file"):
