@@ -23,9 +23,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from notebook_helpers import ROOT, load_notebook_helpers  # noqa: E402
+from notebook_helpers import ROOT, load_notebook_helpers
 
 nb = load_notebook_helpers()
 keras, tf, pd = nb.keras, nb.tf, nb.pd

@@ -24,12 +24,11 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from digitkit.models import available_models, load_model, predict_proba
+from notebook_helpers import load_notebook_helpers
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "apps"), str(ROOT / "scripts")]
 
-from digitkit.models import available_models, load_model, predict_proba  # noqa: E402
-from notebook_helpers import load_notebook_helpers  # noqa: E402
 
 TARGET_ACCURACY = 0.90
 BAND = 0.05

@@ -19,12 +19,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from notebook_helpers import load_notebook_helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from notebook_helpers import load_notebook_helpers  # noqa: E402
 
 nb = load_notebook_helpers(("parameters",))  # the defaults; main() loads the functions (and TensorFlow)
 
