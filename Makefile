@@ -24,8 +24,7 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt pyproject.toml
 # Results go to $(OUT)/; the committed models in models/ are left alone.
 run: $(VENV)/.installed
 	mkdir -p $(OUT)
-	$(PY) -m papermill --log-output --no-progress-bar $(NB) $(OUT)/$(NB) \
-		-p OUTPUT_DIR $(OUT) -p MODEL_DIR $(OUT)/models
+	$(PY) scripts/run_notebook.py $(NB) $(OUT)/$(NB) -p OUTPUT_DIR $(OUT) -p MODEL_DIR $(OUT)/models
 	$(PY) scripts/check_run.py $(OUT)
 
 test: $(VENV)/.dev-installed
@@ -50,7 +49,8 @@ desktop: $(VENV)/.dev-installed
 render: $(VENV)/.installed
 	@test -e dataset/train.csv -o -e dataset/digit-recognizer.zip || \
 		{ echo "make render: put Kaggle's digit-recognizer.zip (or train.csv and test.csv) in dataset/ first"; exit 1; }
-	$(PY) -m papermill --log-output --no-progress-bar $(NB) $(OUT)/render.ipynb
+	mkdir -p $(OUT)
+	$(PY) scripts/run_notebook.py $(NB) $(OUT)/render.ipynb
 	mv $(OUT)/render.ipynb $(NB)
 
 clean:

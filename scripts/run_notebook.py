@@ -1,0 +1,71 @@
+"""Run a notebook top to bottom with papermill, showing what its cells print and nothing else.
+
+    python scripts/run_notebook.py IN.ipynb OUT.ipynb [-p NAME VALUE ...] [--cwd FOLDER]
+
+The same as `papermill IN OUT -p NAME VALUE`, but quiet: the kernel talks to this process over local
+sockets (IPC) instead of TCP, so it does not warn about unencrypted TCP, and papermill's "Executing Cell"
+markers are left out. A failed cell ends the run with one line naming it; OUT holds the whole traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import papermill
+from jupyter_client.manager import AsyncKernelManager
+from papermill.cli import _resolve_type
+from traitlets import default
+
+
+class LocalSocketKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels listen on local (IPC) sockets only."""
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+
+class CellOutputOnly(logging.Filter):
+    """Let through what the cells print, not papermill's markers around each cell."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(("Executing Cell", "Ending Cell", "Executing notebook"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    parser.add_argument("--cwd", help="the folder the notebook runs in (default: here)")
+    args = parser.parse_args()
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(CellOutputOnly())
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("papermill")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        papermill.execute_notebook(
+            args.input,
+            args.output,
+            parameters={name: _resolve_type(value) for name, value in args.parameter},
+            cwd=args.cwd,
+            progress_bar=False,
+            log_output=True,
+            kernel_manager_class=LocalSocketKernelManager,
+        )
+    except papermill.PapermillExecutionError as error:
+        print(
+            f"run_notebook: cell {error.exec_count} failed: {error.ename}: {error.evalue} (see {args.output})"
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
