@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 from notebook_helpers import ROOT, load_notebook_helpers
 
-nb = load_notebook_helpers()
-keras, tf, pd = nb.keras, nb.tf, nb.pd
+nb = keras = tf = pd = None  # main() loads the notebook's functions (and TensorFlow) after the arguments
 
 
 def median_seconds(function, repeats: int) -> float:
@@ -184,6 +183,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cnn-minutes", type=float, default=10.0)
     args = parser.parse_args()
+    global nb, keras, tf, pd
+    nb = load_notebook_helpers()
+    keras, tf, pd = nb.keras, nb.tf, nb.pd
     if not args.data.is_file():
         sys.exit(f"{args.data}: not found (pass --data with the Kaggle digit-recognizer.zip)")
 

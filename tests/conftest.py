@@ -37,6 +37,27 @@ def clean_environment() -> Iterator[None]:
     reset_environment()
 
 
+def go_offline(mp: pytest.MonkeyPatch, home: Path) -> None:
+    """A home folder with no Kaggle credentials, no credential variables, and no network (a dead proxy)."""
+    mp.setenv("HOME", str(home))
+    for name in ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR"):
+        mp.delenv(name, raising=False)
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        mp.setenv(name, "http://127.0.0.1:9")
+    for name in ("no_proxy", "NO_PROXY"):
+        mp.setenv(name, "")
+
+
+@pytest.fixture
+def clean_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Offline (see go_offline), with tmp_path/'home' as the home folder and tmp_path as the current one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    go_offline(monkeypatch, home)
+    monkeypatch.chdir(tmp_path)
+    return home
+
+
 @pytest.fixture(scope="session")
 def nb() -> types.ModuleType:
     """The notebook's helpers, as the notebook defines them."""

@@ -10,20 +10,6 @@ import pytest
 SECRET = "KGAT_0123456789abcdef0123456789abcdef"
 
 
-@pytest.fixture
-def clean_home(tmp_path, monkeypatch):
-    """A home folder with no Kaggle credentials, no credential variables and no network."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.setenv(name, "http://127.0.0.1:9")
-    monkeypatch.chdir(tmp_path)
-    return home
-
-
 def small_csv(nb, folder, real_digits, name="train.csv", rows=40):
     pixels, labels = real_digits
     return nb.write_digits_csv(folder / name, pixels[::125][:rows], labels[::125][:rows])

@@ -5,11 +5,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import go_offline
 from notebook_helpers import NOTEBOOK
 
 pytestmark = pytest.mark.slow
-
-OFFLINE = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "no_proxy": ""}
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +20,7 @@ def executed(tmp_path_factory):
     home = work / "home"
     home.mkdir()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(home))
-        for name in ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR"):
-            mp.delenv(name, raising=False)
-        for name, value in OFFLINE.items():
-            mp.setenv(name, value)
-            mp.setenv(name.upper(), value)
+        go_offline(mp, home)
         papermill.execute_notebook(
             str(NOTEBOOK),
             str(work / "out.ipynb"),
