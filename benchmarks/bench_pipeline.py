@@ -13,6 +13,8 @@ Measures, in one run on one machine, and prints medians and ratios:
 The notebook's own functions are used for "this project" (scripts/notebook_helpers.py).
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 import statistics
@@ -60,26 +62,30 @@ def project_load(csv: Path):
 # --- 2. time to the original's accuracy ------------------------------------------------------------------
 
 
-class EpochClock(keras.callbacks.Callback):
-    """Records the time and validation accuracy at the end of every epoch; stops at a target accuracy."""
+def epoch_clock(target: float | None = None, limit_s: float | None = None):
+    """A Keras callback that records the time and validation accuracy after every epoch (`marks`), stops at
+    a target accuracy or a time limit, and tells when a given accuracy was first reached (`time_to`)."""
 
-    def __init__(self, target: float | None = None, limit_s: float | None = None):
-        super().__init__()
-        self.target, self.limit_s, self.marks = target, limit_s, []
+    class EpochClock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.marks = []
 
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
-        elapsed = time.perf_counter() - self.start
-        accuracy = logs.get("val_accuracy", float("nan"))  # nan when fit had no validation data
-        self.marks.append((elapsed, accuracy))
-        reached = self.target is not None and accuracy >= self.target
-        if reached or (self.limit_s is not None and elapsed >= self.limit_s):
-            self.model.stop_training = True
+        def on_epoch_end(self, epoch, logs=None):
+            elapsed = time.perf_counter() - self.start
+            accuracy = logs.get("val_accuracy", float("nan"))  # nan when fit had no validation data
+            self.marks.append((elapsed, accuracy))
+            reached = target is not None and accuracy >= target
+            if reached or (limit_s is not None and elapsed >= limit_s):
+                self.model.stop_training = True
 
-    def time_to(self, target: float) -> float | None:
-        return next((t for t, accuracy in self.marks if accuracy >= target), None)
+        def time_to(self, goal: float) -> float | None:
+            return next((t for t, accuracy in self.marks if accuracy >= goal), None)
+
+    return EpochClock()
 
 
 def compiled(model: keras.Model, learning_rate) -> keras.Model:
@@ -90,11 +96,11 @@ def compiled(model: keras.Model, learning_rate) -> keras.Model:
     return model
 
 
-def train_original(x_train, y_train, x_val, y_val) -> EpochClock:
+def train_original(x_train, y_train, x_val, y_val) -> keras.callbacks.Callback:
     """The original training: the MLP with Adam's defaults, batch 32, 10 epochs, numpy arrays."""
     keras.utils.set_random_seed(nb.SEED)
     model = compiled(nb.build_mlp(), 1e-3)
-    clock = EpochClock()
+    clock = epoch_clock()
     model.fit(
         x_train,
         y_train,
@@ -109,7 +115,7 @@ def train_original(x_train, y_train, x_val, y_val) -> EpochClock:
 
 def train_fast(
     x_train, y_train, x_val, y_val, target: float, batch: int, rate: float, jit: bool
-) -> EpochClock:
+) -> keras.callbacks.Callback:
     """The same MLP with a larger batch, a higher learning rate and a cached, prefetched tf.data pipeline."""
     keras.utils.set_random_seed(nb.SEED)
     model = nb.build_mlp()
@@ -122,7 +128,7 @@ def train_fast(
     train = tf.data.Dataset.from_tensor_slices((x_train, y_train)).cache().shuffle(len(x_train), seed=nb.SEED)
     train = train.batch(batch).prefetch(tf.data.AUTOTUNE)
     val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(2048).cache().prefetch(tf.data.AUTOTUNE)
-    clock = EpochClock(target=target)
+    clock = epoch_clock(target=target)
     model.fit(train, validation_data=val, epochs=40, verbose=0, callbacks=[clock], shuffle=False)
     return clock
 
@@ -169,7 +175,7 @@ def images_per_second(model: keras.Model, x: np.ndarray) -> float:
 
 def epoch_seconds(model: keras.Model, dataset, steps: int) -> float:
     """Seconds of the second training epoch (the first also builds the training function), as the notebook trains."""
-    clock = EpochClock()
+    clock = epoch_clock()
     model.fit(dataset, steps_per_epoch=steps, epochs=2, verbose=0, shuffle=False, callbacks=[clock])
     return clock.marks[1][0] - clock.marks[0][0]
 
@@ -283,7 +289,7 @@ def main() -> None:
     keras.utils.set_random_seed(nb.SEED)
     schedule = nb.cosine_schedule(nb.CNN_LEARNING_RATE, steps, nb.CNN_EPOCHS)
     cnn = compiled(nb.build_cnn(), schedule)
-    clock = EpochClock(target=0.995, limit_s=args.cnn_minutes * 60)
+    clock = epoch_clock(target=0.995, limit_s=args.cnn_minutes * 60)
     cnn.fit(
         nb.make_dataset(x_train, y_train, nb.CNN_BATCH_SIZE, nb.SEED, augment=True),
         validation_data=nb.make_dataset(x_val, y_val, 1024),
