@@ -449,42 +449,108 @@ if on_sample:
 # ## Load and check the data
 #
 # `train.csv` holds one digit per line: its label, then 784 pixel values (0-255) of a 28x28 image, row by
-# row. `test.csv` has only the pixels (or a label too, then it gets scored). Any header (or none), Windows
-# line ends, a byte-order mark, gzip or zip compression all load. A fast reader (pyarrow) parses the file;
-# only when it finds a problem does a careful line-by-line pass run, to say exactly where. A binary copy
-# next to the CSV makes the next run load in milliseconds.
+# row. `test.csv` has only the pixels (or a label too, then it gets scored). With a header, columns are
+# read by their names, so the label may be anywhere; without one, the label comes first. Quoted values,
+# Windows line ends, a byte-order mark, gzip or zip compression all load. A fast reader (pyarrow) parses
+# the file; only when it finds a problem does a careful line-by-line pass run, to say exactly where. A
+# binary copy next to the CSV, checked against a hash of the file, makes the next run load in a fraction
+# of a second.
 
 # %% cellView="form" tags=["helpers"]
 # @title The CSV reader: a fast pass, and a careful pass that names the line and column of a problem {display-mode: "form"}
+import csv
+import re
+from collections.abc import Iterator
+
 PIXELS = 28 * 28
+MAX_LINE_BYTES = 64 * 1024  # a row of 785 values takes about 3 KB and Kaggle's header 7 KB
+MAX_CSV_BYTES = 2 * 1024**3  # about a million digits; also where a zip or gzip "bomb" stops
+LABEL_NAMES = ("label", "labels", "class", "digit", "target", "y")
+PIXEL_NAME = re.compile(r"[a-z_ ]*(\d+)", re.IGNORECASE | re.ASCII)  # pixel0 ... pixel783, or 1 ... 784
+ROW_COLUMN_NAME = re.compile(r"(\d+) ?x ?(\d+)", re.IGNORECASE | re.ASCII)  # 1x1 ... 28x28
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", re.IGNORECASE | re.ASCII)
+LINE_END = re.compile(rb"\r\n?|\n")
 
 
 class DigitDataError(ValueError):
     """A data file that cannot be used: the message names the file, line, column and problem."""
 
 
-def read_text_bytes(path: Path) -> bytes:
-    """Return a CSV file's bytes, decompressing gzip or a one-file zip and dropping a UTF-8 byte-order mark."""
+def one_line(error: BaseException) -> str:
+    """An exception as one short line: its type and the start of its message."""
+    name = type(error).__name__
+    name = f"{type(error).__module__}.{name}" if name == "error" else name  # zlib.error
+    return f"{name}: {' '.join(str(error).split())[:160]}"
+
+
+def read_file_bytes(path: Path) -> bytes:
+    """Return a file's bytes as they are on disk, refusing a file too large to load."""
     try:
-        data = path.read_bytes()
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise DigitDataError(
+                f"{path}: larger than {MAX_CSV_BYTES:,} bytes, more than this notebook loads"
+            )
+        return path.read_bytes()
     except OSError as error:
         raise DigitDataError(f"{path}: cannot be read ({error.strerror})") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as error:
-            raise DigitDataError(f"{path}: is not a readable gzip file ({error})") from None
-    elif data[:4] == b"PK\x03\x04":
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/")]
-            if len(names) != 1:
-                raise DigitDataError(
-                    f"{path}: a zip must hold exactly one CSV file, this one holds {len(names)}"
-                )
-            data = zf.read(names[0])
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+
+
+def read_bounded(path: Path, stream: io.BufferedIOBase) -> bytes:
+    """Read a decompressing stream to its end, stopping with an error past MAX_CSV_BYTES."""
+    chunks, size = [], 0
+    while chunk := stream.read(16 << 20):
+        size += len(chunk)
+        if size > MAX_CSV_BYTES:
+            raise DigitDataError(
+                f"{path}: more than {MAX_CSV_BYTES:,} bytes once decompressed, more than this notebook loads"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decompressed(path: Path, raw: bytes) -> bytes:
+    """Decompress a gzip file or a one-file zip; return any other file's bytes as they are."""
+    is_gzip, is_zip = raw[:2] == b"\x1f\x8b", raw[:4] == b"PK\x03\x04"
+    try:
+        if is_gzip:
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+                return read_bounded(path, stream)
+        if is_zip:
+            with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+                names = [n for n in zf.namelist() if not n.endswith("/")]
+                if len(names) != 1:
+                    raise DigitDataError(
+                        f"{path}: a zip must hold exactly one CSV file, this one holds {len(names)}"
+                    )
+                with zf.open(names[0]) as stream:
+                    return read_bounded(path, stream)
+    except DigitDataError:
+        raise
+    except Exception as error:  # zipfile, zlib, bz2 and lzma raise a dozen types for broken data
+        kind = "gzip" if is_gzip else "zip"
+        raise DigitDataError(f"{path}: is not a readable {kind} file ({one_line(error)})") from None
+    return raw
+
+
+def looks_like_utf16(head: bytes) -> bool:
+    """Tell UTF-16 text without a byte-order mark: digits and commas, each followed (or led) by a zero byte."""
+    head = head[: len(head) // 2 * 2]
+    even, odd = head[0::2], head[1::2]
+    return len(head) >= 4 and any(
+        not zeros.strip(b"\0") and b"\0" not in text for zeros, text in ((odd, even), (even, odd))
+    )
+
+
+def csv_bytes(path: Path, raw: bytes) -> bytes:
+    """The CSV text in a file's bytes: decompressed, checked to be UTF-8, without a byte-order mark."""
+    data = decompressed(path, raw)
     head = data[:65536]
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise DigitDataError(f"{path}: is UTF-32 text; save it as UTF-8 and load it again")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or looks_like_utf16(head):
+        raise DigitDataError(
+            f'{path}: is UTF-16 text; save it as UTF-8 (in Excel: "CSV UTF-8") and load it again'
+        )
     if b"\x00" in head:
         raise DigitDataError(f"{path}: is not a text CSV file (it contains binary data)")
     try:
@@ -494,24 +560,113 @@ def read_text_bytes(path: Path) -> bytes:
             raise DigitDataError(
                 f"{path}: is not a text CSV file (byte {error.start} is not UTF-8 text)"
             ) from None
-    return data
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
+def read_text_bytes(path: Path) -> bytes:
+    """Return a CSV file's text, decompressing gzip or a one-file zip and dropping a UTF-8 byte-order mark."""
+    return csv_bytes(path, read_file_bytes(path))
+
+
+def line_too_long(path: Path, number: int) -> DigitDataError:
+    """Build the error for a line far longer than any row of digits."""
+    return DigitDataError(
+        f"{path}, line {number}: longer than {MAX_LINE_BYTES:,} bytes; a row of {PIXELS + 1} values takes "
+        "about 3 KB, so this is not a digits CSV"
+    )
+
+
+def numbered_lines(path: Path, data: bytes) -> Iterator[tuple[int, str]]:
+    """Yield each line's number (as an editor counts) and text; a line over MAX_LINE_BYTES is an error."""
+    start, number = 0, 0
+    for number, end in enumerate(LINE_END.finditer(data), start=1):
+        if end.start() - start > MAX_LINE_BYTES:
+            raise line_too_long(path, number)
+        yield number, data[start : end.start()].decode("utf-8", errors="replace")
+        start = end.end()
+    if len(data) - start > MAX_LINE_BYTES:
+        raise line_too_long(path, number + 1)
+    if start < len(data):
+        yield number + 1, data[start:].decode("utf-8", errors="replace")
+
+
+def split_fields(path: Path, number: int, line: str) -> list[str]:
+    """Split one CSV line into its fields, without their quotes."""
+    try:
+        return next(csv.reader([line], strict=True), [])
+    except csv.Error as error:
+        raise DigitDataError(f"{path}, line {number}: not readable as CSV ({error})") from None
 
 
 def is_number(field: str) -> bool:
-    """Tell whether a CSV field is a plain number."""
-    try:
-        float(field)
+    """Tell whether a CSV field is a plain decimal number."""
+    return NUMBER.fullmatch(field.strip()) is not None
+
+
+def is_column_name(field: str) -> bool:
+    """Tell whether a field names a column: a label name, pixel12 or 3x4 (a bare number does not)."""
+    name = field.strip()
+    if name.lower() in LABEL_NAMES:
         return True
-    except ValueError:
-        return False
+    return not is_number(name) and bool(PIXEL_NAME.fullmatch(name) or ROW_COLUMN_NAME.fullmatch(name))
 
 
-def column_names(first_fields: list[str], has_header: bool) -> list[str]:
-    """Name the columns by the header, or in Kaggle's way when the file has none."""
-    if has_header:
-        return [name.strip() for name in first_fields]
-    pixels = [f"pixel{i}" for i in range(PIXELS)]
-    return ["label", *pixels] if len(first_fields) == PIXELS + 1 else pixels
+def is_header(fields: list[str]) -> bool:
+    """Tell a header from a row of data: it names a column, or it holds more words than numbers."""
+    words = sum(1 for field in fields if field.strip() and not is_number(field))
+    return any(map(is_column_name, fields)) or words > sum(map(is_number, fields))
+
+
+def pixel_positions(path: Path, names: list[str], columns: list[int]) -> list[int]:
+    """Read the pixel columns' names; return the file column of pixel 0, 1, ..., 783 in turn."""
+    numbers = {}  # file column: (row, column) or (number,) as named
+    for i in columns:
+        match = ROW_COLUMN_NAME.fullmatch(names[i]) or PIXEL_NAME.fullmatch(names[i])
+        if match is None:
+            raise DigitDataError(
+                f'{path}, line 1, column {i + 1} ("{names[i][:40]}"): neither a label nor a pixel name; '
+                f"expected a header like Kaggle's (label,pixel0,...,pixel783) or none"
+            )
+        numbers[i] = tuple(int(n) for n in match.groups())
+    kinds = {len(n) for n in numbers.values()}
+    if len(kinds) > 1:
+        raise DigitDataError(f"{path}, line 1: pixel columns named in two ways (like pixel12 and 3x4)")
+    base = min(min(n) for n in numbers.values())  # numbered from 0 (pixel0) or from 1 (pixel1, 1x1)
+    position_of = {}
+    for i, n in numbers.items():
+        pixel = (n[0] - base) * 28 + n[1] - base if len(n) == 2 else n[0] - base
+        if base > 1 or not 0 <= pixel < PIXELS or len(n) == 2 and not 0 <= n[1] - base < 28:
+            raise DigitDataError(
+                f'{path}, line 1, column {i + 1} ("{names[i]}"): no such pixel; pixels are numbered '
+                f"from 0 to {PIXELS - 1}, from 1 to {PIXELS}, or 1x1 to 28x28"
+            )
+        if pixel in position_of:
+            raise DigitDataError(
+                f'{path}, line 1, column {i + 1} ("{names[i]}"): the same pixel as column '
+                f'{position_of[pixel] + 1} ("{names[position_of[pixel]]}")'
+            )
+        position_of[pixel] = i
+    return [position_of[pixel] for pixel in range(PIXELS)]  # (784 distinct pixels among 784 columns)
+
+
+def column_order(path: Path, names: list[str], labelled: bool) -> list[int]:
+    """Read a header: the file column of the label (when labelled), then of pixel 0, 1, ..., 783."""
+    labels = [i for i, name in enumerate(names) if name.lower() in LABEL_NAMES]
+    if len(labels) > 1:
+        first, second = labels[:2]
+        raise DigitDataError(
+            f'{path}, line 1: two label columns, "{names[first]}" (column {first + 1}) and '
+            f'"{names[second]}" (column {second + 1})'
+        )
+    if labelled and not labels:
+        raise DigitDataError(f'{path}, line 1: {len(names)} columns but none is named "label"')
+    if not labelled and labels:
+        raise DigitDataError(
+            f'{path}, line 1: {len(names)} columns including "{names[labels[0]]}": {PIXELS - 1} pixels are '
+            f"too few; expected {PIXELS} pixels and a label"
+        )
+    pixels = pixel_positions(path, names, [i for i in range(len(names)) if i not in labels])
+    return labels + pixels
 
 
 def field_error(path: Path, line: int, column: str, value: str, problem: str) -> DigitDataError:
@@ -519,52 +674,66 @@ def field_error(path: Path, line: int, column: str, value: str, problem: str) ->
     return DigitDataError(f'{path}, line {line}, column "{column}": {problem} (value {value!r})')
 
 
-def parse_rows_carefully(path: Path, text: str, names: list[str], has_header: bool) -> np.ndarray:
+def checked_value(path: Path, line: int, column: str, field: str, is_label: bool) -> int:
+    """Return a field's value, or raise the error that says what is wrong with it."""
+    expected = "a label from 0 to 9" if is_label else "a pixel value from 0 to 255"
+    text = field.strip()
+    if not text:
+        raise field_error(path, line, column, field, f"missing value, expected {expected}")
+    if not is_number(text):
+        raise field_error(path, line, column, field, f"not a number, expected {expected}")
+    value = float(text)
+    if not value.is_integer():
+        raise field_error(path, line, column, field, f"not a whole number, expected {expected}")
+    if not 0 <= value <= (9 if is_label else 255):
+        raise field_error(path, line, column, field, f"out of range, expected {expected}")
+    return int(value)
+
+
+def plain_row(line: str, fields: list[str]) -> bytes:
+    """A row's values if all are plainly written whole numbers from 0 to 255, else nothing (b"")."""
+    if not line.isascii() or "_" in line:  # int() would also take "1_0" and other scripts' digits
+        return b""
+    try:
+        return bytes(map(int, fields))
+    except ValueError:
+        return b""
+
+
+def checked_row(path: Path, number: int, names: list[str], fields: list[str], label: int | None) -> bytes:
+    """A row's values, or the error that names what is wrong: a header, too few or many fields, a value."""
+    if is_header(fields):
+        raise DigitDataError(
+            f"{path}, line {number}: a second header line in the middle of the data: {','.join(fields)[:60]!r}"
+        )
+    if len(fields) != len(names):
+        where = (
+            f'after column "{names[len(fields) - 1]}"' if len(fields) < len(names) else "with extra fields"
+        )
+        raise DigitDataError(
+            f"{path}, line {number}: {len(fields)} fields, expected {len(names)} (the row ends {where})"
+        )
+    return bytes(
+        checked_value(path, number, column, field, i == label)
+        for i, (column, field) in enumerate(zip(names, fields, strict=True))
+    )
+
+
+def parse_rows_carefully(path: Path, data: bytes, names: list[str], has_header: bool, label: int | None):
     """Parse the CSV line by line, raising the first problem with its line and column."""
-    width, has_label = len(names), len(names) == PIXELS + 1
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    width, rows = len(names), bytearray()
+    for number, line in numbered_lines(path, data):
         if number == 1 and has_header or not line.strip():
             continue
-        fields = line.split(",")
-        if not any(is_number(f) for f in fields[:3]):
-            raise DigitDataError(
-                f"{path}, line {number}: a second header line in the middle of the data: {line[:60]!r}"
-            )
-        if len(fields) != width:
-            where = f'after column "{names[len(fields) - 1]}"' if len(fields) < width else "with extra fields"
-            raise DigitDataError(
-                f"{path}, line {number}: {len(fields)} fields, expected {width} (the row ends {where})"
-            )
-        values = []
-        for column, field in zip(names, fields, strict=True):
-            field = field.strip()
-            is_label = has_label and column == names[0]
-            expected = "a label from 0 to 9" if is_label else "a pixel value from 0 to 255"
-            if not field:
-                raise field_error(path, number, column, field, f"missing value, expected {expected}")
-            try:
-                value = int(field)
-            except ValueError:
-                try:
-                    as_float = float(field)
-                except ValueError:
-                    raise field_error(
-                        path, number, column, field, f"not a number, expected {expected}"
-                    ) from None
-                if not as_float.is_integer():
-                    raise field_error(
-                        path, number, column, field, f"not a whole number, expected {expected}"
-                    ) from None
-                value = int(as_float)
-            if not 0 <= value <= (9 if is_label else 255):
-                raise field_error(path, number, column, field, f"out of range, expected {expected}")
-            values.append(value)
-        rows.append(values)
-    return np.array(rows, dtype=np.uint8).reshape(len(rows), width)
+        fields = split_fields(path, number, line)
+        row = plain_row(line, fields)
+        if len(row) != width or label is not None and row[label] > 9:
+            row = checked_row(path, number, names, fields, label)  # raises, or reads 12.0 as 12
+        rows += row
+    return np.frombuffer(rows, dtype=np.uint8).reshape(-1, width)
 
 
-def parse_rows_fast(data: bytes, width: int, has_header: bool) -> np.ndarray | None:
+def parse_rows_fast(data: bytes, width: int, has_header: bool, label: int | None) -> np.ndarray | None:
     """Parse a well-formed CSV quickly; return None when the file needs the careful pass."""
     names = [f"c{i}" for i in range(width)]
     try:  # uint8 columns: pyarrow itself refuses anything that is not a whole number from 0 to 255
@@ -575,29 +744,29 @@ def parse_rows_fast(data: bytes, width: int, has_header: bool) -> np.ndarray | N
             ),
             convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.uint8())),
         )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowException:
         return None
     if any(column.null_count for column in table.columns):
         return None
     by_column = np.empty((width, table.num_rows), dtype=np.uint8)  # one column after another, then transposed
     for row, column in zip(by_column, table.columns, strict=True):
         row[:] = column.to_numpy()
-    if width == PIXELS + 1 and (by_column[0] > 9).any():
+    if label is not None and (by_column[label] > 9).any():
         return None  # a label above 9
     return by_column.T  # rows of fields, as a view: the caller copies out what it keeps
 
 
-def parse_digits_csv(path: Path, kind: str) -> tuple[np.ndarray | None, np.ndarray]:
-    """Parse and validate a digits CSV; return labels (or None) and uint8 pixels shaped (N, 784)."""
-    data = read_text_bytes(path)
+def parse_digits_csv(path: Path, kind: str, raw: bytes | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+    """Parse and check a digits CSV (or its bytes, when read already); return labels (or None), uint8 pixels."""
+    data = read_text_bytes(path) if raw is None else csv_bytes(path, raw)
     if not data or data.isspace():  # (no data.strip(): that would copy the whole file)
         raise DigitDataError(f"{path}: the file is empty")
-    end = data.find(b"\n")
-    first_line = data[: end if end >= 0 else len(data)].decode("utf-8", errors="replace").rstrip("\r")
-    first_fields = first_line.split(",")
-    has_header = not all(is_number(f) for f in first_fields)
-    names = column_names(first_fields, has_header)
-    width = len(names)
+    end = LINE_END.search(data, 0, MAX_LINE_BYTES + 2)
+    if end is None and len(data) > MAX_LINE_BYTES:
+        raise line_too_long(path, 1)
+    first_line = data[: end.start() if end else len(data)].decode("utf-8", errors="replace")
+    fields = [field.strip() for field in split_fields(path, 1, first_line)]
+    has_header, width = is_header(fields), len(fields)
     if kind == "train" and width == PIXELS:
         raise DigitDataError(
             f"{path}, line 1: {width} columns, like a test file without labels; a training file needs "
@@ -608,19 +777,30 @@ def parse_digits_csv(path: Path, kind: str) -> tuple[np.ndarray | None, np.ndarr
             f"{PIXELS + 1} (label + {PIXELS} pixels)" if kind == "train" else f"{PIXELS} or {PIXELS + 1}"
         )
         raise DigitDataError(f"{path}, line 1: {width} columns, expected {expected}")
-    values = parse_rows_fast(data, width, has_header)
+    labelled = width == PIXELS + 1
+    if has_header:
+        names = fields
+        order = column_order(path, names, labelled)
+    else:  # Kaggle's layout
+        names = ["label"] * labelled + [f"pixel{i}" for i in range(PIXELS)]
+        order = list(range(width))
+    label = order[0] if labelled else None
+    values = parse_rows_fast(data, width, has_header, label)
     if values is None:
-        values = parse_rows_carefully(path, data.decode("utf-8", errors="replace"), names, has_header)
+        values = parse_rows_carefully(path, data, names, has_header, label)
     if len(values) == 0:
         raise DigitDataError(f"{path}: {'a header but ' if has_header else ''}no data rows")
-    if width == PIXELS + 1:
-        return values[:, 0].copy(), np.ascontiguousarray(values[:, 1:])
-    return None, values
+    pixel_columns = order[labelled:]
+    if pixel_columns == list(range(pixel_columns[0], pixel_columns[0] + PIXELS)):
+        pixels = np.ascontiguousarray(values[:, pixel_columns[0] : pixel_columns[0] + PIXELS])
+    else:
+        pixels = np.ascontiguousarray(values[:, pixel_columns])
+    return (values[:, label].copy() if labelled else None), pixels
 
 
 # %% cellView="form" tags=["helpers"]
 # @title The binary cache next to each CSV {display-mode: "form"}
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_path_for(path: Path) -> Path:
@@ -628,22 +808,52 @@ def cache_path_for(path: Path) -> Path:
     return path.with_name(path.name + ".cache.npz")
 
 
+def cache_key(content: bytes | Path) -> np.ndarray:
+    """The key a cache is valid for: the reader's version and a SHA-1 hash of every byte of the file."""
+    digest = hashlib.sha1(usedforsecurity=False)  # a fingerprint against edits, not a security check
+    if isinstance(content, bytes):
+        digest.update(content)
+    else:  # read in chunks into one buffer: no copy of the whole file
+        with open(content, "rb", buffering=0) as file:
+            chunk = bytearray(1 << 18)
+            while size := file.readinto(chunk):
+                digest.update(memoryview(chunk)[:size])
+    return np.frombuffer(CACHE_VERSION.to_bytes(4, "little") + digest.digest(), dtype=np.uint8)
+
+
+def read_cache(cache: Path, key: np.ndarray, kind: str) -> tuple[np.ndarray | None, np.ndarray] | None:
+    """Return the cached labels and pixels if the cache is readable, whole and made from these very bytes."""
+    try:
+        with np.load(cache) as cached:
+            if not np.array_equal(cached["key"], key):
+                return None
+            labels = cached["labels"] if "labels" in cached.files else None
+            pixels = cached["pixels"]  # the zip's CRC-32 is checked as it is read
+        whole = pixels.dtype == np.uint8 and pixels.ndim == 2 and pixels.shape[1] == PIXELS and len(pixels)
+        if labels is not None:
+            whole = (
+                whole and labels.dtype == np.uint8 and labels.shape == (len(pixels),) and labels.max() <= 9
+            )
+    except Exception:  # missing, cut short, bit-flipped or not a cache at all: the CSV is parsed again
+        return None
+    return (labels, pixels) if whole and (labels is not None or kind != "train") else None
+
+
 def load_digits_csv(path: Path, kind: str = "train") -> tuple[np.ndarray | None, np.ndarray]:
     """Load a digits CSV (train or test) as labels and uint8 pixels, through a binary cache next to it."""
     path = Path(path)
     if not path.is_file():
         raise DigitDataError(f"{path}: no such file")
-    stat = path.stat()
-    stamp = np.array([CACHE_VERSION, stat.st_size, stat.st_mtime_ns], dtype=np.int64)
     cache = cache_path_for(path)
     try:
-        with np.load(cache) as cached:
-            if np.array_equal(cached["stamp"], stamp) and (kind != "train" or "labels" in cached):
-                return (cached["labels"] if "labels" in cached else None), cached["pixels"]
-    except (OSError, ValueError, KeyError):
-        pass  # no cache yet, or an unreadable one: parse the CSV
-    labels, pixels = parse_digits_csv(path, kind)
-    arrays = {"stamp": stamp, "pixels": pixels} | ({"labels": labels} if labels is not None else {})
+        cached = read_cache(cache, cache_key(path), kind)
+    except OSError as error:
+        raise DigitDataError(f"{path}: cannot be read ({error.strerror})") from None
+    if cached is not None:
+        return cached
+    raw = read_file_bytes(path)  # the key is made again from the very bytes parsed, should the file change
+    labels, pixels = parse_digits_csv(path, kind, raw)
+    arrays = {"key": cache_key(raw), "pixels": pixels} | ({"labels": labels} if labels is not None else {})
     try:
         write_atomically(cache, lambda tmp: np.savez(tmp, **arrays))
     except OSError:
