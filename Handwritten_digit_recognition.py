@@ -846,7 +846,7 @@ def load_digits_csv(path: Path, kind: str = "train") -> tuple[np.ndarray | None,
         raise DigitDataError(f"{path}: no such file")
     cache = cache_path_for(path)
     try:
-        cached = read_cache(cache, cache_key(path), kind)
+        cached = read_cache(cache, cache_key(path), kind) if cache.exists() else None
     except OSError as error:
         raise DigitDataError(f"{path}: cannot be read ({error.strerror})") from None
     if cached is not None:
