@@ -45,16 +45,19 @@
 # %% cellView="form" tags=["helpers"]
 # @title Libraries, and TensorFlow without its start-up log {display-mode: "form"}
 import contextlib
+import csv
 import gzip
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -458,10 +461,6 @@ if on_sample:
 
 # %% cellView="form" tags=["helpers"]
 # @title The CSV reader: a fast pass, and a careful pass that names the line and column of a problem {display-mode: "form"}
-import csv
-import re
-from collections.abc import Iterator
-
 PIXELS = 28 * 28
 MAX_LINE_BYTES = 64 * 1024  # a row of 785 values takes about 3 KB and Kaggle's header 7 KB
 MAX_CSV_BYTES = 2 * 1024**3  # about a million digits; also where a zip or gzip "bomb" stops
