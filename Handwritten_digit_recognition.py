@@ -30,7 +30,8 @@
 # 4. predict the Kaggle test set and write a submission file;
 # 5. improve on it: a tuned MLP, a convolutional network (CNN), an ensemble of CNNs and one CNN that
 #    learns from the ensemble;
-# 6. save the models for the apps.
+# 6. save the models for the apps;
+# 7. let you draw a digit and watch the models read it.
 #
 # Everything the notebook needs is defined in it, so you can upload this file alone to Colab. Cells with a
 # title and folded code ("Show code" in Colab) hold machinery you can read but need not: credentials, file
@@ -40,16 +41,19 @@
 # ## Setup
 #
 # The libraries: TensorFlow with Keras for the models, pandas and pyarrow for the CSV files, matplotlib and
-# seaborn for the plots, scikit-learn for the split and the scores.
+# seaborn for the plots, scikit-learn for the split and the scores, Pillow and anywidget for the drawing
+# canvas at the end.
 
 # %% cellView="form" tags=["helpers"]
 # @title Libraries, and TensorFlow without its start-up log {display-mode: "form"}
+import base64
 import contextlib
 import csv
 import gzip
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -58,14 +62,20 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import anywidget
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import seaborn as sns
+import traitlets
+from IPython.display import display
+from matplotlib.figure import Figure
+from PIL import Image, ImageDraw
 from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import train_test_split
 
@@ -166,6 +176,8 @@ DISTILL_WEIGHT = 0.7  # the distilled CNN learns this much from the ensemble, th
 # On the small embedded sample (no data, credentials or network) the CNNs train less, to finish in minutes
 SAMPLE_CNN_EPOCHS = 8
 SAMPLE_ENSEMBLE_SIZE = 3
+# The drawing canvas at the end ("Try it yourself")
+UNSURE_THRESHOLD = 0.95  # below this confidence it says "Not sure" and names the likeliest digits
 
 # %% [markdown]
 # Seeds make the split, the initial weights and the dropout masks the same on every run.
@@ -1802,3 +1814,438 @@ write_atomically(output_dir / "metrics.json", lambda tmp: tmp.write_text(json.du
 print(
     f"Saved mlp.keras and cnn.keras in {model_dir}/ (members in {member_dir}/), and {output_dir / 'metrics.json'}"
 )
+
+# %% [markdown]
+# ## Try it yourself
+#
+# Draw a digit with the mouse, a pen or a finger and watch the models trained above read it. After each
+# stroke (and a few times a second while you draw) the drawing goes through the MNIST recipe: crop to the
+# ink, shrink its longest side to 20 pixels, centre it by its centre of mass in a 28x28 field. The panel
+# shows that 28x28 image, the ten probabilities and the answer; below 95% confidence (`UNSURE_THRESHOLD`,
+# the apps' rule) it says `Not sure` and names the likeliest digits instead. Pick another model to compare.
+#
+# The canvas is an [anywidget](https://anywidget.dev) (Colab ships it). It starts with a validation digit
+# retraced as pen strokes: press **Clear** and draw your own. Where widgets cannot run (this notebook on
+# GitHub, a papermill run) a still picture of that example shows instead.
+
+
+# %% cellView="form" tags=["helpers"]
+# @title Drawings to model inputs {display-mode: "form"}
+BOARD_SIZE = 280  # the canvas is 280x280 pixels: ten times the model's 28x28 field ...
+PEN_WIDTH = 18  # ... and a digit drawn ~200 px tall shrinks to 20 px, so an 18 px pen becomes MNIST's ~2 px
+MAX_DRAWING_POINTS = 20_000  # minutes of drawing; more is not a digit
+
+
+def check_strokes(strokes) -> list[list[tuple[float, float]]]:
+    """The strokes as lists of (x, y) points; a clear ValueError for anything else."""
+    if not isinstance(strokes, (list, tuple)):
+        raise ValueError(f"a drawing is a list of strokes, not {type(strokes).__name__}")
+    checked, total = [], 0
+    for number, stroke in enumerate(strokes, start=1):
+        if not isinstance(stroke, (list, tuple)) or not stroke:
+            raise ValueError(f"stroke {number} is not a non-empty list of [x, y] points")
+        points = []
+        for point in stroke:
+            if not (isinstance(point, (list, tuple)) and len(point) == 2):
+                raise ValueError(f"stroke {number} holds {point!r}, not an [x, y] point")
+            try:
+                x, y = float(point[0]), float(point[1])
+            except (TypeError, ValueError):
+                raise ValueError(f"stroke {number} holds {point!r}, not an [x, y] point") from None
+            if not (np.isfinite(x) and np.isfinite(y)):
+                raise ValueError(f"stroke {number} holds a point that is not finite: {point!r}")
+            points.append((x, y))
+        total += len(points)
+        if total > MAX_DRAWING_POINTS:
+            raise ValueError(
+                f"the drawing has over {MAX_DRAWING_POINTS:,} points; clear it and draw one digit"
+            )
+        checked.append(points)
+    return checked
+
+
+def render_strokes(strokes, size: int = BOARD_SIZE, pen: int = PEN_WIDTH) -> np.ndarray:
+    """Pen strokes (lists of [x, y] points on a size x size board) as a uint8 image, white ink on black."""
+    image = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(image)
+    radius = pen / 2
+    for points in check_strokes(strokes):
+        if len(points) > 1:
+            draw.line(points, fill=255, width=pen, joint="curve")
+        for x, y in (points[0], points[-1]):  # round pen ends, and a dot for a single tap
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+    return np.asarray(image)
+
+
+def drawing_to_field(drawing: np.ndarray) -> np.ndarray | None:
+    """The MNIST recipe: crop to the ink, longest side 20 px, centre of mass at (14, 14) of a 28x28 field.
+
+    Takes a uint8 drawing (white ink on black) and returns float32 in [0, 1], or None when there is no ink.
+    """
+    ink = np.asarray(drawing, dtype=np.float32) / 255
+    rows, cols = np.flatnonzero((ink > 0.2).any(axis=1)), np.flatnonzero((ink > 0.2).any(axis=0))
+    if rows.size == 0:
+        return None
+    digit = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = 20 / max(digit.shape)
+    width, height = max(1, round(digit.shape[1] * scale)), max(1, round(digit.shape[0] * scale))
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR  # BOX: area averaging
+    small = np.clip(np.asarray(Image.fromarray(digit, "F").resize((width, height), resample)), 0, 1)
+    small /= small.max()  # averaging dims thin strokes; MNIST's strokes peak at full brightness
+    row_centre, col_centre = (np.indices(small.shape) * small).sum(axis=(1, 2)) / small.sum()
+    top = int(np.clip(round(14 - row_centre), 0, 28 - height))  # never push ink out of the field
+    left = int(np.clip(round(14 - col_centre), 0, 28 - width))
+    field = np.zeros((28, 28), np.float32)
+    field[top : top + height, left : left + width] = small
+    return field
+
+
+def digit_as_strokes(pixels: np.ndarray, size: int = BOARD_SIZE) -> list[list[list[float]]]:
+    """A 28x28 digit retraced with the pen: one horizontal stroke per run of ink in each of its rows."""
+    ink = np.asarray(pixels, dtype=np.float32).reshape(28, 28)
+    ink = ink > ink.max() / 2
+    cell, strokes = size / 28, []
+    for row in range(28):
+        columns = np.flatnonzero(ink[row])
+        runs = np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1) if columns.size else []
+        y = (row + 0.5) * cell
+        strokes += [[[(run[0] + 0.5) * cell, y], [(run[-1] + 0.5) * cell, y]] for run in runs]
+    return strokes
+
+
+# %% cellView="form" tags=["helpers"]
+# @title Reading a drawing {display-mode: "form"}
+@dataclass(frozen=True)
+class DrawingReading:
+    """What a model reads in a drawing: the 28x28 field it got, its ten probabilities and the answer."""
+
+    field: np.ndarray
+    probabilities: np.ndarray
+    answer: str
+    sure: bool
+
+
+def floor_percent(probability: float) -> str:
+    """A probability as whole percent, rounded down: 0.947 is "94%", never "95%" under a 95% threshold."""
+    return f"{math.floor(probability * 100 + 1e-9)}%"
+
+
+def verdict(probabilities: np.ndarray, threshold: float) -> tuple[str, bool]:
+    """`Prediction: 7 (99% sure)` at or above the threshold, else `Not sure: 4 (48%) or 9 (41%)`.
+
+    Not sure names the two likeliest digits, and the third when it has at least 5%.
+    """
+    order = np.argsort(probabilities)[::-1]
+    top = int(order[0])
+    if probabilities[top] >= threshold:
+        return f"Prediction: {top} ({floor_percent(probabilities[top])} sure)", True
+    candidates = [*order[:2], *[d for d in order[2:3] if probabilities[d] >= 0.05]]
+    options = " or ".join(f"{d} ({floor_percent(probabilities[d])})" for d in candidates)
+    return f"Not sure: {options}", False
+
+
+def read_drawing(
+    model: keras.Model, strokes, threshold: float, size: int = BOARD_SIZE, pen: int = PEN_WIDTH
+) -> DrawingReading | None:
+    """Render the strokes, turn them into the model's input and read it; None for an empty drawing."""
+    field = drawing_to_field(render_strokes(strokes, size, pen))
+    if field is None:
+        return None
+    probabilities = np.asarray(model(field.reshape(1, PIXELS), training=False))[0].astype(np.float64)
+    return DrawingReading(field, probabilities, *verdict(probabilities, threshold))
+
+
+def plot_reading(drawing: np.ndarray, reading: DrawingReading, model_name: str) -> Figure:
+    """The drawing, the 28x28 field the model got and its ten probabilities, as one figure (no pyplot)."""
+    fig = Figure(figsize=(9.6, 3.2), dpi=80, layout="constrained")
+    drawn, field, bars = fig.subplots(1, 3, width_ratios=[1, 1, 1.6])
+    drawn.imshow(drawing, cmap="gray", vmin=0, vmax=255)
+    drawn.set_title("Drawn (pen strokes)")
+    field.imshow(reading.field, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    field.set_title("What the model gets (28x28)")
+    for ax in (drawn, field):
+        ax.set(xticks=[], yticks=[])
+    top = int(np.argmax(reading.probabilities))
+    colours = ["tab:gray"] * 10
+    colours[top] = "tab:green" if reading.sure else "tab:orange"
+    bars.bar(range(10), reading.probabilities, color=colours)
+    bars.set(
+        xticks=range(10),
+        ylim=(0, 1),
+        xlabel="digit",
+        ylabel="probability",
+        title=f"{model_name}: {reading.answer}",
+    )
+    fig.suptitle("Try it yourself (a still picture: run the notebook to draw your own digit)", fontsize=11)
+    return fig
+
+
+# %% cellView="form" tags=["helpers"]
+# @title The drawing canvas widget {display-mode: "form"}
+DIGIT_CANVAS_JS = """
+const copy = (strokes) => strokes.map((stroke) => stroke.map((point) => point.slice()));
+const percent = (p) => `${Math.floor(p * 100 + 1e-9)}%`;
+
+function render({ model, el }) {
+  const size = model.get("size");
+  el.classList.add("digit-canvas");
+  el.innerHTML = `
+    <div class="dc-left">
+      <canvas class="dc-board" style="width: ${size}px; height: ${size}px"></canvas>
+      <div class="dc-tools">
+        <button type="button" class="dc-clear">Clear</button>
+        <label>Model <select class="dc-model"></select></label>
+      </div>
+    </div>
+    <div class="dc-right">
+      <div class="dc-answer"></div>
+      <div class="dc-bars"></div>
+      <div class="dc-caption">What the model gets (28x28)</div>
+      <canvas class="dc-field" width="28" height="28"></canvas>
+    </div>`;
+  const board = el.querySelector(".dc-board");
+  const pen = board.getContext("2d");
+  const ratio = window.devicePixelRatio || 1;
+  board.width = board.height = Math.round(size * ratio);
+  let strokes = copy(model.get("strokes"));
+  let current = null;
+  let timer = null;
+
+  function paint() {
+    pen.setTransform(ratio, 0, 0, ratio, 0, 0);
+    pen.fillStyle = "#000";
+    pen.fillRect(0, 0, size, size);
+    pen.strokeStyle = "#fff";
+    pen.lineWidth = model.get("pen");
+    pen.lineCap = pen.lineJoin = "round";
+    for (const stroke of strokes) {
+      pen.beginPath();
+      pen.moveTo(stroke[0][0], stroke[0][1]);
+      for (const [x, y] of stroke.slice(1)) pen.lineTo(x, y);
+      if (stroke.length === 1) pen.lineTo(stroke[0][0] + 0.01, stroke[0][1]);  // a tap: a dot
+      pen.stroke();
+    }
+  }
+
+  function send() {
+    clearTimeout(timer);
+    timer = null;
+    model.set("strokes", copy(strokes));
+    model.set("drawing_version", model.get("drawing_version") + 1);
+    model.save_changes();
+    showState();
+  }
+
+  function at(event) {
+    const box = board.getBoundingClientRect();
+    const x = ((event.clientX - box.left) * size) / box.width;
+    const y = ((event.clientY - box.top) * size) / box.height;
+    return [Math.round(x * 10) / 10, Math.round(y * 10) / 10];
+  }
+
+  board.addEventListener("pointerdown", (event) => {
+    if (event.button !== 0) return;
+    board.setPointerCapture(event.pointerId);
+    current = [at(event)];
+    strokes.push(current);
+    paint();
+    event.preventDefault();
+  });
+  board.addEventListener("pointermove", (event) => {
+    if (!current) return;
+    current.push(at(event));
+    paint();
+    if (!timer) timer = setTimeout(send, model.get("live_ms"));  // read while drawing, a few times a second
+  });
+  const finish = () => {
+    if (!current) return;
+    current = null;
+    send();
+  };
+  board.addEventListener("pointerup", finish);
+  board.addEventListener("pointercancel", finish);
+  board.addEventListener("lostpointercapture", finish);
+  el.querySelector(".dc-clear").addEventListener("click", () => {
+    strokes = [];
+    current = null;
+    paint();
+    send();
+  });
+
+  const picker = el.querySelector(".dc-model");
+  for (const name of model.get("model_names")) picker.add(new Option(name, name));
+  picker.value = model.get("model_name");
+  picker.addEventListener("change", () => {
+    model.set("model_name", picker.value);
+    model.set("drawing_version", model.get("drawing_version") + 1);
+    model.save_changes();
+    showState();
+  });
+
+  const bars = el.querySelector(".dc-bars");
+  for (let digit = 0; digit < 10; digit++) {
+    bars.insertAdjacentHTML(
+      "beforeend",
+      `<div class="dc-row"><span>${digit}</span><div class="dc-track"><div class="dc-bar"></div></div><span class="dc-p"></span></div>`,
+    );
+  }
+  const field = el.querySelector(".dc-field").getContext("2d");
+
+  function showResult() {
+    const probabilities = model.get("probabilities");
+    const answer = el.querySelector(".dc-answer");
+    answer.textContent = model.get("answer") || "Draw a digit (0-9) on the black square.";
+    answer.dataset.sure = model.get("sure");
+    const top = probabilities.length ? probabilities.indexOf(Math.max(...probabilities)) : -1;
+    bars.querySelectorAll(".dc-row").forEach((row, digit) => {
+      const p = probabilities.length ? probabilities[digit] : 0;
+      row.querySelector(".dc-bar").style.width = `${100 * p}%`;
+      row.querySelector(".dc-p").textContent = probabilities.length ? percent(p) : "";
+      row.classList.toggle("dc-top", digit === top);
+    });
+    const pixels = model.get("field");
+    const image = field.createImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const level = pixels.length ? pixels[i] : 0;
+      image.data.set([level, level, level, 255], 4 * i);
+    }
+    field.putImageData(image, 0, 0);
+  }
+
+  function showState() {
+    el.dataset.reading = model.get("reading_version") === model.get("drawing_version") ? "done" : "waiting";
+  }
+
+  function onStrokes() {
+    if (current) return;  // mid-stroke: this drawing is newer
+    strokes = copy(model.get("strokes"));
+    paint();
+  }
+  const onResult = () => {
+    showResult();
+    showState();
+  };
+  model.on("change:strokes", onStrokes);
+  model.on("change:answer change:probabilities change:field change:reading_version", onResult);
+  paint();
+  onResult();
+  return () => {
+    model.off("change:strokes", onStrokes);
+    model.off("change:answer change:probabilities change:field change:reading_version", onResult);
+  };
+}
+
+export default { render };
+"""
+
+DIGIT_CANVAS_CSS = """
+.digit-canvas { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; padding: 12px;
+  background: #fff; color: #222; font: 14px/1.4 sans-serif; border-radius: 8px; }
+.digit-canvas .dc-board { display: block; touch-action: none; cursor: crosshair; border-radius: 4px; }
+.digit-canvas .dc-tools { display: flex; gap: 12px; align-items: center; margin-top: 8px; }
+.digit-canvas button, .digit-canvas select { font: inherit; padding: 2px 10px; }
+.digit-canvas .dc-right { min-width: 240px; }
+.digit-canvas .dc-answer { font-size: 20px; font-weight: bold; margin-bottom: 8px; color: #1a7f37; }
+.digit-canvas .dc-answer[data-sure="false"] { color: #c25e00; }
+.digit-canvas[data-reading="waiting"] .dc-answer { opacity: 0.5; }
+.digit-canvas .dc-row { display: flex; align-items: center; gap: 6px; height: 18px; }
+.digit-canvas .dc-track { width: 160px; height: 12px; background: #eee; }
+.digit-canvas .dc-bar { height: 100%; background: #999; }
+.digit-canvas .dc-top .dc-bar { background: #1a7f37; }
+.digit-canvas .dc-answer[data-sure="false"] + .dc-bars .dc-top .dc-bar { background: #c25e00; }
+.digit-canvas .dc-p { width: 40px; text-align: right; font-variant-numeric: tabular-nums; }
+.digit-canvas .dc-caption { margin-top: 10px; }
+.digit-canvas .dc-field { width: 112px; height: 112px; image-rendering: pixelated; border: 1px solid #ccc; }
+"""
+
+
+class DigitCanvas(anywidget.AnyWidget):
+    """A canvas to draw a digit on, read by the chosen model after each stroke and while drawing."""
+
+    _esm = DIGIT_CANVAS_JS
+    _css = DIGIT_CANVAS_CSS
+    size = traitlets.Int(BOARD_SIZE).tag(sync=True)
+    pen = traitlets.Int(PEN_WIDTH).tag(sync=True)
+    live_ms = traitlets.Int(250).tag(sync=True)  # while drawing, read at most this often (milliseconds)
+    strokes = traitlets.List().tag(sync=True)  # from the browser: [[[x, y], ...], ...]
+    drawing_version = traitlets.Int(0).tag(sync=True)  # the browser counts what it sent ...
+    reading_version = traitlets.Int(0).tag(sync=True)  # ... and the answer says which one it reads
+    model_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    model_name = traitlets.Unicode().tag(sync=True)
+    answer = traitlets.Unicode().tag(sync=True)  # "" for an empty drawing
+    sure = traitlets.Bool(False).tag(sync=True)
+    probabilities = traitlets.List(traitlets.Float()).tag(sync=True)  # ten, or none
+    field = traitlets.List(traitlets.Int()).tag(sync=True)  # the 28x28 input as 784 grey levels, or none
+
+    def __init__(self, models: dict[str, keras.Model], threshold: float, **kwargs) -> None:
+        if not models:
+            raise ValueError("DigitCanvas needs at least one model to read the drawings")
+        self._models, self._threshold = dict(models), threshold
+        super().__init__(model_names=list(models), model_name=next(iter(models)), **kwargs)
+        self.read()
+
+    @traitlets.observe("drawing_version", "model_name")
+    def _drawing_changed(self, change) -> None:
+        self.read()
+
+    def reading(self) -> DrawingReading | None:
+        """What the chosen model reads in the current drawing; None when it is empty."""
+        if self.model_name not in self._models:
+            raise ValueError(f"no model named {self.model_name!r}; pick one of {', '.join(self._models)}")
+        model = self._models[self.model_name]
+        return read_drawing(model, self.strokes, self._threshold, self.size, self.pen)
+
+    def read(self) -> None:
+        """Read the current drawing and show the answer, the probabilities and the 28x28 input."""
+        try:
+            reading = self.reading()
+            answer = "" if reading is None else reading.answer
+        except ValueError as error:
+            reading, answer = None, f"Could not read the drawing: {error}"
+        with self.hold_sync():
+            self.answer, self.sure = answer, reading is not None and reading.sure
+            self.probabilities = [] if reading is None else [float(p) for p in reading.probabilities]
+            self.field = [] if reading is None else (reading.field * 255).round().astype(int).ravel().tolist()
+            self.reading_version = self.drawing_version
+
+    def still_picture(self) -> bytes | None:
+        """The current drawing and its reading as a PNG, or None for an empty drawing."""
+        reading = self.reading()
+        if reading is None:
+            return None
+        buffer = io.BytesIO()
+        drawing = render_strokes(self.strokes, self.size, self.pen)
+        plot_reading(drawing, reading, self.model_name).savefig(buffer, format="png")
+        return buffer.getvalue()
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, with a still picture for viewers that cannot run widgets (GitHub, a papermill run).
+
+        (Colab's ipywidgets 7 displays widgets its own way and never asks for this; Colab runs them anyway.)
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None or "google.colab" in sys.modules:
+            return bundle
+        try:
+            picture = self.still_picture()
+        except ValueError:  # a drawing it cannot read: the widget itself says why
+            picture = None
+        data, metadata = bundle
+        return ({**data, "image/png": base64.b64encode(picture).decode()}, metadata) if picture else bundle
+
+
+# %%
+trained = {
+    "ensemble": ensemble,
+    "distilled CNN": distilled,
+    "CNN": cnn,
+    "tuned MLP": tuned_mlp,
+    "original MLP": mlp,
+}
+example = x_val[np.flatnonzero(val_labels == 3)[0]]  # a validation digit: no model trained on it
+canvas = DigitCanvas(
+    {name: model for name, model in trained.items() if model is not None},  # the distilled CNN may be missing
+    UNSURE_THRESHOLD,
+    strokes=digit_as_strokes(example),
+)
+display(canvas)

@@ -1,0 +1,192 @@
+"""The notebook's drawing canvas ("Try it yourself"), Python side: pen strokes in, the model's answer out.
+
+The widget is built from the notebook's own cells (the `nb` fixture) with the committed models; no browser
+is involved (tests/test_digit_canvas_browser.py draws on it in JupyterLab).
+"""
+
+import base64
+import io
+import sys
+import types
+
+import numpy as np
+import pytest
+from digit_images import stroke_runs
+from digitkit.preprocess import to_model_input_image
+from notebook_helpers import ROOT
+from PIL import Image
+
+THRESHOLD = 0.95
+
+
+def retraced(label: int, index: int = 0) -> list[list[list[float]]]:
+    """A real MNIST digit as the canvas sends it: one pen stroke per run of ink in each row (280x280)."""
+    return [[list(start), list(end)] for start, end in stroke_runs(label, 280, index)]
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    import keras
+
+    return keras.models.load_model(ROOT / "models" / "cnn.keras")
+
+
+def constant_model(probabilities: dict[int, float]):
+    """A real Keras model that gives every drawing the same probabilities (the rest shared evenly)."""
+    import keras
+
+    row = np.full(10, (1 - sum(probabilities.values())) / (10 - len(probabilities)))
+    for digit, probability in probabilities.items():
+        row[digit] = probability
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
+    model.layers[0].set_weights([np.zeros((784, 10), np.float32), np.log(row).astype(np.float32)])
+    return model
+
+
+def test_real_digits_retraced_with_the_pen_are_read(nb, cnn):
+    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD)
+    answers = {}
+    for label in range(10):
+        for index in range(3):
+            canvas.strokes = retraced(label, index)
+            canvas.drawing_version += 1
+            answers[label, index] = canvas.answer
+    right = [key for key, answer in answers.items() if answer.startswith(f"Prediction: {key[0]} (")]
+    assert len(right) >= 28, answers  # 30 of 30 with the committed CNN; a retrained one may miss one or two
+    canvas.strokes = retraced(7)
+    canvas.drawing_version += 1
+    assert canvas.sure and len(canvas.probabilities) == 10 and len(canvas.field) == 784
+    assert np.isclose(sum(canvas.probabilities), 1, atol=1e-4) and max(canvas.field) == 255
+
+
+def test_an_empty_drawing_gives_no_prediction(nb, cnn):
+    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD, strokes=retraced(3))
+    assert canvas.answer.startswith("Prediction: 3")
+    for empty in ([], [[[-40, -40], [-10, -5]]]):  # nothing, and a stroke wholly off the board
+        canvas.strokes = empty
+        canvas.drawing_version += 1
+        assert (canvas.answer, canvas.sure, canvas.probabilities, canvas.field) == ("", False, [], [])
+        assert canvas.still_picture() is None
+
+
+def test_an_unsure_reading_says_not_sure_with_the_likeliest_digits(nb):
+    models = {
+        "three": constant_model({4: 0.485, 9: 0.415, 7: 0.065}),
+        "two": constant_model({4: 0.485, 9: 0.455}),
+    }
+    canvas = nb.DigitCanvas(models, THRESHOLD)
+    canvas.strokes = retraced(4)
+    canvas.drawing_version += 1
+    assert canvas.answer == "Not sure: 4 (48%) or 9 (41%) or 7 (6%)"
+    assert not canvas.sure and len(canvas.probabilities) == 10 and len(canvas.field) == 784
+    canvas.model_name = "two"
+    assert canvas.answer == "Not sure: 4 (48%) or 9 (45%)"  # a third digit needs at least 5%
+
+
+def test_confidence_is_rounded_down_and_the_threshold_counts_as_sure(nb):
+    just_under = np.array([0.9499, 0.0501] + [0.0] * 8)
+    assert nb.verdict(just_under, THRESHOLD) == ("Not sure: 0 (94%) or 1 (5%)", False)
+    at_threshold = np.array([0.0] * 6 + [0.95, 0.05] + [0.0] * 2)
+    assert nb.verdict(at_threshold, THRESHOLD) == ("Prediction: 6 (95% sure)", True)
+
+
+def test_the_model_picker_reads_the_drawing_again(nb, cnn):
+    models = {"CNN": cnn, "unsure": constant_model({1: 0.505, 2: 0.305})}
+    canvas = nb.DigitCanvas(models, THRESHOLD, strokes=retraced(8))
+    assert canvas.model_names == ["CNN", "unsure"] and canvas.model_name == "CNN"
+    assert canvas.answer.startswith("Prediction: 8")
+    canvas.model_name = "unsure"
+    assert canvas.answer == "Not sure: 1 (50%) or 2 (30%)"
+    canvas.model_name = "no such model"
+    assert (
+        canvas.answer == "Could not read the drawing: no model named 'no such model'; pick one of CNN, unsure"
+    )
+
+
+def test_the_answer_says_which_drawing_it_reads(nb, cnn):
+    # The browser counts the drawings it sends; the answer carries the count of the one it is for.
+    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD)
+    for version, label in enumerate([1, 5, 0], start=1):
+        canvas.set_state({"strokes": retraced(label), "drawing_version": version})
+        assert canvas.reading_version == version
+        assert canvas.answer.startswith(f"Prediction: {label}")
+
+
+def test_bad_drawings_get_one_clear_line(nb, cnn):
+    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD)
+    for strokes, message in [
+        ([[[10, 20, 30]]], "stroke 1 holds [10, 20, 30], not an [x, y] point"),
+        ([[[10, 20]], []], "stroke 2 is not a non-empty list of [x, y] points"),
+        ([[[10, "left"]]], "stroke 1 holds [10, 'left'], not an [x, y] point"),
+        ([[[10, float("nan")]]], "stroke 1 holds a point that is not finite: [10, nan]"),
+        (
+            [[[1, 1]] * 15_000, [[2, 2]] * 6_000],
+            "the drawing has over 20,000 points; clear it and draw one digit",
+        ),
+    ]:
+        canvas.strokes = strokes
+        canvas.drawing_version += 1
+        assert canvas.answer == f"Could not read the drawing: {message}"
+        assert canvas.probabilities == [] and canvas.reading_version == canvas.drawing_version
+
+
+def test_the_field_follows_the_mnist_recipe(nb):
+    for label in range(10):
+        field = nb.drawing_to_field(nb.render_strokes(retraced(label, 1)))
+        rows, cols = np.flatnonzero(field.any(axis=1)), np.flatnonzero(field.any(axis=0))
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 == 20  # longest side 20 px
+        centre = (np.indices(field.shape) * field).sum(axis=(1, 2)) / field.sum()
+        assert np.abs(centre - 14).max() <= 0.5 + 1e-6, centre  # centre of mass on (14, 14)
+        assert field.dtype == np.float32 and field.max() == 1.0 and field.min() == 0.0
+    # A "T" with its weight at the top would be pushed down out of the field: it is kept whole instead.
+    tee = nb.render_strokes([[[40, 30], [240, 30]], [[40, 45], [240, 45]], [[140, 30], [140, 250]]])
+    field = nb.drawing_to_field(tee)
+    assert np.ptp(np.flatnonzero(field.any(axis=1))) + 1 == 20
+    assert nb.drawing_to_field(np.zeros((280, 280), np.uint8)) is None
+
+
+def test_the_field_matches_the_apps_preprocessing(nb):
+    # digitkit (apps/) does the same recipe with OpenCV; the notebook's own copy uses Pillow.
+    differences = []
+    for label in range(10):
+        for index in range(3):
+            drawing = nb.render_strokes(retraced(label, index))
+            differences.append(
+                np.abs(nb.drawing_to_field(drawing) - to_model_input_image(drawing, invert=False)).mean()
+            )
+    assert np.mean(differences) < 0.01, differences  # measured: 0.003 (one digit lands a pixel apart)
+
+
+def test_a_stroke_is_drawn_with_a_round_pen(nb):
+    dot = nb.render_strokes([[[100, 100]]], pen=18)
+    assert dot[100, 100] == 255 and dot[100, 108] == 255 and dot[100, 111] == 0 and dot[107, 107] == 0
+    line = nb.render_strokes([[[50, 60], [150, 60]]], pen=10)
+    assert line[60, 46:155].min() == 255 and line[60, 40] == 0 and line[60, 160] == 0  # round ends
+    assert line[56, 100] == 255 and line[67, 100] == 0
+
+
+def test_the_still_picture_stands_in_where_widgets_cannot_run(nb, cnn, monkeypatch):
+    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD, strokes=retraced(2))
+    data, _ = canvas._repr_mimebundle_()
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == canvas.model_id
+    picture = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
+    assert picture.size == (768, 256)
+    canvas.strokes = []
+    canvas.drawing_version += 1
+    assert "image/png" not in canvas._repr_mimebundle_()[0]  # nothing drawn, nothing to picture
+    # In Colab widgets always run: the picture is left out rather than risk it being shown instead.
+    canvas.strokes = retraced(2)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert "image/png" not in canvas._repr_mimebundle_()[0]
+
+
+def test_a_validation_digit_retraced_by_the_notebook_is_read(nb, cnn, real_digits):
+    # How the notebook makes its example for the still picture: a real digit retraced as strokes.
+    pixels, labels = real_digits
+    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD)
+    right = 0
+    for row in range(0, 5000, 250):
+        canvas.strokes = nb.digit_as_strokes(pixels[row])
+        canvas.drawing_version += 1
+        right += canvas.answer.startswith(f"Prediction: {labels[row]} (")
+    assert right >= 18  # of 20
