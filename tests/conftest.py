@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kaggle_standin import KaggleStandIn, kaggle_standin
+from local_web import CHROMIUM, CHROMIUM_ARGS
 from notebook_helpers import load_notebook_helpers
 
 # The environment before any test module is imported. Importing cv2 adds LD_LIBRARY_PATH and Qt variables
@@ -78,3 +79,15 @@ def kaggle_server(tmp_path: Path) -> Iterator[KaggleStandIn]:
     """A local Kaggle API stand-in that the real kaggle client talks to; HOME is tmp_path/'home'."""
     with kaggle_standin(tmp_path / "home") as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install chromium"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

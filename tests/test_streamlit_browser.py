@@ -1,8 +1,8 @@
 """The web app in a real browser: `streamlit run` serves it, headless Chromium draws and uploads.
 
-Needs Debian's chromium (`apt-get install chromium`; .ci/run installs it) and the playwright package;
-Playwright's own browser download is not used. Only loopback traffic: the server binds 127.0.0.1.
-Set STREAMLIT_SCREENSHOT_DIR to a folder to also save the screenshots used in the README.
+The browser comes from the `browser` fixture (conftest.py: Debian's chromium through Playwright). Only
+loopback traffic: the server binds 127.0.0.1. Set STREAMLIT_SCREENSHOT_DIR to a folder to also save the
+screenshots used in the README.
 """
 
 from __future__ import annotations
@@ -10,12 +10,8 @@ from __future__ import annotations
 import base64
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,21 +20,13 @@ import numpy as np
 import pytest
 from digit_images import render_row, stroke_runs
 from digitkit.preprocess import to_model_input_image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from local_web import free_port, local_server
+from playwright.sync_api import Browser, Page, expect
 from webapp_logic import canvas_to_gray
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 START_TIMEOUT_S = 90
 ANSWER_TIMEOUT_MS = 30_000
 SCREENSHOTS = os.environ.get("STREAMLIT_SCREENSHOT_DIR")
@@ -48,12 +36,6 @@ ONE = [[(150, 40), (140, 140), (132, 240)]]
 SEVEN = [[(70, 50), (210, 50), (120, 240)]]
 ZERO = [[(140 + 65 * np.sin(a), 140 - 95 * np.cos(a)) for a in np.linspace(0, 2 * np.pi, 37)]]
 FOUR = [[(165, 40), (60, 165), (225, 165)], [(175, 70), (175, 245)]]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -74,44 +56,11 @@ def app_url(tmp_path_factory) -> Iterator[str]:
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
     ]
-    log = (tmp_path_factory.mktemp("streamlit") / "server.log").open("w+")
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert server.poll() is None, (
-                f"streamlit exited with {server.returncode}:\n{Path(log.name).read_text()}"
-            )
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"streamlit did not start:\n{Path(log.name).read_text()}"
-            time.sleep(0.5)
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with local_server(command, ROOT, env, f"{url}/_stcore/health", log, START_TIMEOUT_S):
         yield url
-        assert "Traceback" not in Path(log.name).read_text(), Path(log.name).read_text()[-3000:]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install chromium"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
 
 def open_app(browser: Browser, url: str, touch: bool = False) -> Page:
