@@ -1,5 +1,7 @@
 """The notebook, executed top to bottom in a real kernel, offline, as `make run` does on a fresh machine."""
 
+import base64
+import io
 import json
 
 import numpy as np
@@ -7,6 +9,7 @@ import pandas as pd
 import pytest
 from conftest import go_offline
 from notebook_helpers import NOTEBOOK
+from PIL import Image
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +108,17 @@ def test_outputs_are_quiet_and_error_free(executed):
     assert "WARNING" not in cell_text(notebook)  # e.g. TensorFlow's notes on tracing
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(figures) >= 5  # class counts, samples, curves, confusion matrix, mistakes
+
+
+def test_the_drawing_canvas_leaves_a_still_picture_where_widgets_cannot_run(executed):
+    _, notebook = executed
+    last = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"][-1]
+    (shown,) = [o for o in last["outputs"] if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    # GitHub and papermill have no widgets: they show the picture of the canvas' example digit instead.
+    picture = Image.open(io.BytesIO(base64.b64decode(shown["data"]["image/png"])))
+    assert picture.size == (768, 256)
+    state = notebook["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    (canvas,) = [model["state"] for model in state.values() if model["model_name"] == "AnyModel"]
+    assert (
+        canvas["answer"].startswith(("Prediction: 3 (", "Not sure: ")) and len(canvas["probabilities"]) == 10
+    )
