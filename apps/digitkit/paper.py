@@ -85,14 +85,27 @@ def _level(segments: np.ndarray) -> np.ndarray:
     return segments[_is_level(segments)]
 
 
+def _across_page(segments: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The segments lengthened to the image's edges (a page's lines run across it)."""
+    out = []
+    for x0, y0, x1, y1 in segments.astype(np.float64):
+        if abs(x1 - x0) >= abs(y1 - y0):
+            slope = (y1 - y0) / (x1 - x0)
+            out.append((0, y0 - slope * x0, width - 1, y0 + slope * (width - 1 - x0)))
+        else:
+            slope = (x1 - x0) / (y1 - y0)
+            out.append((x0 - slope * y0, 0, x0 + slope * (height - 1 - y0), height - 1))
+    return np.round(np.array(out, np.float64).reshape(-1, 4)).astype(np.int32)
+
+
 def _line_thickness(mask: np.ndarray, segments: np.ndarray) -> int:
     """The typical thickness of the lines in `mask` along the segments, in px (at least 1)."""
     distance = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     samples = []
     for x0, y0, x1, y1 in segments:
         count = max(2, int(np.hypot(x1 - x0, y1 - y0) // 4))
-        xs = np.linspace(x0, x1, count).round().astype(int)
-        ys = np.linspace(y0, y1, count).round().astype(int)
+        xs = np.clip(np.linspace(x0, x1, count).round().astype(int), 0, mask.shape[1] - 1)
+        ys = np.clip(np.linspace(y0, y1, count).round().astype(int), 0, mask.shape[0] - 1)
         samples.append(distance[ys, xs])
     values = np.concatenate(samples) if samples else np.zeros(1)
     values = values[values > 0]
@@ -202,7 +215,9 @@ def ink_on_paper(image: np.ndarray, ink_level: int) -> np.ndarray | None:
     if np.count_nonzero(lengths >= PAGE_LINE_SHARE * width) < MIN_PAGE_LINES:
         return None  # plain paper, a board or a crop: the caller's own levelling does
     upright_lines = _line_segments(mask, RULE_SHARE * height)
-    page_lines = np.concatenate([level_lines, upright_lines[~_is_level(upright_lines)]])
+    page_lines = _across_page(
+        np.concatenate([level_lines, upright_lines[~_is_level(upright_lines)]]), height, width
+    )
     ink = _subtract_lines(ink, mask, page_lines)
     ink = _whole_strokes(ink, ink_level)
     # close the small gaps a line's removal or a skipping pen leaves in a stroke

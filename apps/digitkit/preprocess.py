@@ -5,8 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from digitkit.strokes import normalize_stroke_width
-
 FIELD_SIZE = 28  # MNIST images are 28x28 ...
 DIGIT_SIZE = 20  # ... with the digit's longest side scaled to 20 px ...
 FIELD_CENTRE = 14.0  # ... and its centre of mass at (14, 14) (row, column), as measured on MNIST.
@@ -113,7 +111,6 @@ def to_model_input_image(gray: np.ndarray, invert: bool | None = None) -> np.nda
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     digit = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    digit = normalize_stroke_width(digit)  # a ballpoint's or a marker's strokes, MNIST-wide (strokes.py)
     return _place_by_centre_of_mass(_scale_to_digit_size(digit)).astype(np.float32)
 
 
