@@ -10,7 +10,7 @@ For each model with saved statistics (models/novelty.npz, from scripts/fit_novel
 `--compare` also measures other scores at the same 1% of validation digits refused: the top probability,
 the energy score and the distance on the last layer alone (single networks only).
 
-Usage: .venv/bin/python benchmarks/bench_not_a_digit.py [--data ../shared/data/digit-recognizer.zip]
+Usage: .venv/bin/python benchmarks/bench_not_a_digit.py [--data dataset]
        [--models models] [--model cnn] [--drawings 10] [--compare]
 """
 
@@ -20,36 +20,32 @@ import argparse
 import statistics
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
+from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model, predict_proba
+from digitkit.novelty import DigitClusters, features_and_probabilities, fit_layer, load_digit_check
+from digitkit.preprocess import to_model_input
+from digitkit.synthetic import AMBIGUOUS, NON_DIGITS, non_digit_drawing, stroke_variant
+from notebook_helpers import ROOT, load_notebook_helpers
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "digit-recognizer.zip"
 WIDTHS = {"thin": 0.04, "MNIST-wide": 0.17, "thick": 0.3}  # stroke width over the digit's height
 BOARD = 280  # the web app's canvas, in px
 DRAWN_DIGITS = 600  # validation digits redrawn for each stroke width
 TIMING_RUNS = 200
 
 
-def kaggle_test_digits(data: Path) -> np.ndarray | None:
-    """Kaggle's unlabelled test digits (N, 784) float32, when the data is the zip holding test.csv."""
-    if data.suffix != ".zip":
+def kaggle_test_digits(nb, folder: Path) -> np.ndarray | None:
+    """Kaggle's unlabelled test digits (N, 784) float32 in [0, 1], when the folder holds test.csv."""
+    path = folder / "test.csv"
+    if not path.is_file():
         return None
-    with zipfile.ZipFile(data) as archive:
-        if "test.csv" not in archive.namelist():
-            return None
-        with archive.open("test.csv") as file:
-            pixels = np.loadtxt(file, delimiter=",", skiprows=1, dtype=np.float32)
-    return pixels / 255.0
+    _, pixels = nb.load_digits_csv(path, "test")
+    return nb.normalize(pixels)
 
 
 def drawings(seeds: int) -> tuple[np.ndarray, np.ndarray]:
     """Model inputs of every non-digit drawn `seeds` times, and each one's name."""
-    from digitkit.preprocess import to_model_input
-    from digitkit.synthetic import NON_DIGITS, non_digit_drawing
-
     names = [name for name in NON_DIGITS for _ in range(seeds)]
     inputs = [to_model_input(non_digit_drawing(name, seed=1000 + k % seeds)) for k, name in enumerate(names)]
     return np.stack(inputs), np.array(names)
@@ -57,9 +53,6 @@ def drawings(seeds: int) -> tuple[np.ndarray, np.ndarray]:
 
 def drawn_digits(x_val: np.ndarray, y_val: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """For each stroke width: model inputs of validation digits redrawn on a canvas, and their labels."""
-    from digitkit.preprocess import to_model_input
-    from digitkit.synthetic import stroke_variant
-
     chosen = np.linspace(0, len(x_val) - 1, DRAWN_DIGITS).astype(int)
     images = np.round(x_val[chosen] * 255).astype(np.uint8).reshape(-1, 28, 28)
     return {
@@ -91,8 +84,6 @@ def median_ms(action, runs: int = TIMING_RUNS) -> float:
 def compare_scores(model, x_train, y_train, x_val, inputs, names) -> None:
     """Other scores at 1% of validation digits refused, on the same drawings (single networks only)."""
     import keras
-    from digitkit.novelty import DigitClusters, features_and_probabilities, fit_layer
-    from digitkit.synthetic import AMBIGUOUS
     from scipy.special import logsumexp
 
     last = model.layers[-1]
@@ -122,23 +113,23 @@ def compare_scores(model, x_train, y_train, x_val, inputs, names) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Kaggle zip or train.csv")
-    parser.add_argument("--models", type=Path, default=ROOT / "models", help="folder of the saved models")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT / "dataset",
+        help="folder with train.csv or Kaggle's zip (as DATA_DIR)",
+    )
+    parser.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="folder of the saved models")
     parser.add_argument("--drawings", type=int, default=10, help="drawings of each non-digit")
     parser.add_argument("--compare", action="store_true", help="also measure other scores (slower)")
     parser.add_argument("--model", action="append", help="only this model (cnn, ensemble, mlp); repeatable")
     args = parser.parse_args()
-    if not args.data.exists():
-        sys.exit(f"{args.data}: not found (the Kaggle digit-recognizer zip or its train.csv)")
-    sys.path[:0] = [str(ROOT / "apps"), str(ROOT / "scripts")]
-    from digitkit.models import available_models, load_model, predict_proba
-    from digitkit.novelty import load_digit_check
-    from digitkit.preprocess import to_model_input
-    from digitkit.synthetic import AMBIGUOUS, non_digit_drawing
-    from fit_novelty import notebook_split
-
-    x_train, y_train, x_val, y_val = notebook_split(args.data)
-    test_digits = kaggle_test_digits(args.data)
+    if not args.data.is_dir():
+        sys.exit(f"{args.data}: not a folder (give the folder holding train.csv or digit-recognizer.zip)")
+    nb = load_notebook_helpers()
+    x_train, x_val, y_train, y_val = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
+    y_train, y_val = y_train.argmax(axis=1), y_val.argmax(axis=1)
+    test_digits = kaggle_test_digits(nb, args.data)
     inputs, names = drawings(args.drawings)
     ambiguous = np.isin(names, list(AMBIGUOUS))
     drawn = drawn_digits(x_val, y_val)

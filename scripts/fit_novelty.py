@@ -5,7 +5,8 @@ split give each digit's mean and one shared covariance; the distance threshold i
 the notebook's validation digits are refused (apps/digitkit/novelty.py). About 2 minutes on 2 CPU cores. Rerun after retraining a model:
 the file records each model file's SHA-256, and the apps refuse statistics fitted for another version.
 
-Usage: .venv/bin/python scripts/fit_novelty.py [--data ../shared/data/digit-recognizer.zip] [--models models]
+Usage: .venv/bin/python scripts/fit_novelty.py [--data dataset] [--models models]
+(--data: the folder with train.csv or Kaggle's digit-recognizer.zip, as the notebook's DATA_DIR.)
 """
 
 from __future__ import annotations
@@ -14,29 +15,21 @@ import argparse
 import os
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "digit-recognizer.zip"
-
-
-def notebook_split(data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The notebook's training and validation split, by its own loader and parameters: x_train, y_train,
-    x_val, y_val (pixels (N, 784) float32 in [0, 1], labels as digits)."""
-    sys.path[:0] = [str(ROOT / "scripts")]
-    from notebook_helpers import load_notebook_helpers
-
-    nb = load_notebook_helpers()
-    with tempfile.TemporaryDirectory() as tmp:
-        if data.suffix == ".zip":
-            with zipfile.ZipFile(data) as archive:
-                data = Path(archive.extract("train.csv", tmp))
-        labels, pixels = nb.load_digits_csv(data, "train")
-    x_train, x_val, y_train, y_val = nb.split_for_training(pixels, labels, nb.VALIDATION_SIZE, nb.SEED)
-    return x_train, y_train.argmax(axis=1), x_val, y_val.argmax(axis=1)
+from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model
+from digitkit.novelty import (
+    NOVELTY_FILE,
+    REFUSED_SHARE,
+    DigitClusters,
+    feature_view,
+    features_and_probabilities,
+    file_sha256,
+    fit_layer,
+    saved_arrays,
+)
+from notebook_helpers import ROOT, load_notebook_helpers
 
 
 def save_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -54,28 +47,22 @@ def save_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Kaggle zip or train.csv")
-    parser.add_argument("--models", type=Path, default=ROOT / "models", help="folder of the saved models")
-    args = parser.parse_args()
-    if not args.data.exists():
-        sys.exit(f"{args.data}: not found (the Kaggle digit-recognizer zip or its train.csv)")
-    sys.path[:0] = [str(ROOT / "apps")]
-    from digitkit.models import available_models, load_model
-    from digitkit.novelty import (
-        NOVELTY_FILE,
-        REFUSED_SHARE,
-        DigitClusters,
-        feature_view,
-        features_and_probabilities,
-        file_sha256,
-        fit_layer,
-        saved_arrays,
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT / "dataset",
+        help="folder with train.csv or Kaggle's zip (as DATA_DIR)",
     )
-
+    parser.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="folder of the saved models")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        sys.exit(f"{args.data}: not a folder (give the folder holding train.csv or digit-recognizer.zip)")
     models = available_models(args.models)
     if not models:
         sys.exit(f"{args.models}: no saved model")
-    x_train, y_train, x_val, y_val = notebook_split(args.data)
+    nb = load_notebook_helpers()
+    x_train, x_val, y_train, y_val = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
+    y_train, y_val = y_train.argmax(axis=1), y_val.argmax(axis=1)
     arrays: dict[str, np.ndarray] = {}
     for name, path in models.items():
         view = feature_view(load_model(path))
