@@ -3,7 +3,8 @@
 `read_marks` reads the marks of an image with a `DigitCheck` (novelty.py): marks that are not digits (a dash,
 a slash, the letters of `No.`) are kept apart from the text, and two touching pieces that the segmenter cut
 out of one blob are joined again when the whole looks more like a digit than its pieces (a wide 0 cut in two
-halves, a 2 whose long tail was cut off). Marks much shorter than the number's digits are not taken for digits.
+halves, a 2 whose long tail was cut off), and a piece stuck to a non-digit is no digit either. Marks much
+shorter than the number's digits are not taken for digits.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from digitkit.models import CLASS_COUNT
 from digitkit.novelty import DigitCheck
-from digitkit.preprocess import to_model_input
+from digitkit.preprocess import EmptyImageError, to_model_input
 from digitkit.segment import DigitBox, find_digits
 
-JOIN_GAP_SHARE = 0.08  # pieces closer than this share of their height may be one digit (a cut blob, an open 4)
+JOIN_GAP_SHARE = 0.08  # pieces this close (share of their height) may be one digit: a cut blob, an open 4
 SMALL_SHARE = 0.65  # a mark less tall than this share of the digits' median height is not one of them
 
 
@@ -60,16 +62,29 @@ def _touching(a: DigitBox, b: DigitBox) -> bool:
     return b.x - (a.x + a.w) <= JOIN_GAP_SHARE * max(a.h, b.h) and shared_rows > 0
 
 
+def _model_input(box: DigitBox) -> np.ndarray | None:
+    """The model's input for a box, or None when its crop holds no ink that stands out (a flat smudge)."""
+    try:
+        return to_model_input(box.crop, invert=False)
+    except EmptyImageError:
+        return None
+
+
 def _check_boxes(boxes: list[DigitBox], check: DigitCheck) -> list[Mark]:
-    """Each box read and checked, in one batch."""
-    if not boxes:
-        return []
-    batch = np.stack([to_model_input(box.crop, invert=False) for box in boxes])
-    probabilities, distances, is_digit = check.scored(batch)
-    return [
-        Mark(box, row, float(distance), bool(verdict))
-        for box, row, distance, verdict in zip(boxes, probabilities, distances, is_digit, strict=True)
-    ]
+    """Each box read and checked, in one batch; a box with nothing to read is not a digit."""
+    inputs = [_model_input(box) for box in boxes]
+    readable = [row for row in inputs if row is not None]
+    if readable:
+        probabilities, distances, is_digit = check.scored(np.stack(readable))
+    answers = iter(range(len(readable)))
+    marks = []
+    for box, row in zip(boxes, inputs, strict=True):
+        if row is None:
+            marks.append(Mark(box, np.zeros(CLASS_COUNT, np.float32), float("inf"), False))
+        else:
+            k = next(answers)
+            marks.append(Mark(box, probabilities[k], float(distances[k]), bool(is_digit[k])))
+    return marks
 
 
 def _rejoin(marks: list[Mark], check: DigitCheck) -> list[Mark]:
@@ -91,6 +106,19 @@ def _rejoin(marks: list[Mark], check: DigitCheck) -> list[Mark]:
         marks = marks[:i] + [whole] + marks[i + 2 :]
 
 
+def _fall_together(marks: list[Mark], check: DigitCheck) -> list[Mark]:
+    """A piece touching one that is not a digit, where the two together are no digit either, is taken
+    for part of the same non-digit (the first stroke of an N cut off the rest)."""
+    pairs = [
+        i
+        for i in range(len(marks) - 1)
+        if _touching(marks[i].box, marks[i + 1].box) and marks[i].is_digit != marks[i + 1].is_digit
+    ]
+    wholes = _check_boxes([_joined(marks[i].box, marks[i + 1].box) for i in pairs], check)
+    refused = {j for i, whole in zip(pairs, wholes, strict=True) if not whole.is_digit for j in (i, i + 1)}
+    return [replace(mark, is_digit=False) if k in refused else mark for k, mark in enumerate(marks)]
+
+
 def _without_small(marks: list[Mark]) -> list[Mark]:
     """The marks, those much shorter than the digits (the o of "No.", a dot, a dash) marked as not digits."""
     heights = [mark.box.h for mark in marks if mark.is_digit]
@@ -102,5 +130,6 @@ def _without_small(marks: list[Mark]) -> list[Mark]:
 
 def read_marks(image: np.ndarray, check: DigitCheck) -> MarksReading:
     """The marks of an image, left to right, each read and checked; the text holds the digits only."""
-    marks = _without_small(_rejoin(_check_boxes(find_digits(image), check), check))
+    marks = _rejoin(_check_boxes(find_digits(image), check), check)
+    marks = _without_small(_fall_together(marks, check))
     return MarksReading("".join(str(mark.digit) for mark in marks if mark.is_digit), marks)

@@ -6,7 +6,8 @@
    channel, and divided out. A closing leaves monotone changes alone, so a shadow's edge or a gradient
    is followed exactly while the strokes are wiped out.
 2. Colour: ink is dark in every channel, while light blue rules, red margins and faint grids are dark in
-   one or two only: the brightest channel's darkness keeps the ink and all but drops coloured lines.
+   one or two only: the brightest channel's darkness keeps the ink and all but drops coloured lines. (The
+   lines themselves are looked for in the channels' mean, where they show best.)
 3. Shape: lines that are still there (grey grids, pale rules under strong shadow, underlines) are found as
    long straight segments (probabilistic Hough transform) and removed, except where a stroke crosses them.
 """
@@ -32,13 +33,22 @@ ANGLE_STEP = 2  # ... (lines are grouped by angle, in steps of this many degrees
 GAP_KERNEL = (5, 5)  # gaps in a stroke up to about this size (px) are closed
 
 
-def _brightest_channel(image: np.ndarray) -> np.ndarray:
-    """Float32 0..1 of each pixel's brightest channel (for a gray image, the gray)."""
+def _channels(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float32 0..1 of each pixel's brightest channel and of its channels' mean (for gray, the gray twice)."""
     array = np.asarray(image)
-    if array.ndim == 3:
-        array = array[:, :, :3].max(axis=2)
     values = array.astype(np.float32)
-    return values / 255.0 if np.issubdtype(array.dtype, np.integer) or values.max() > 1.0 else values
+    if np.issubdtype(array.dtype, np.integer) or (values.size and values.max() > 1.0):
+        values /= 255.0
+    if values.ndim == 3:
+        values = values[:, :, :3]
+        return values.max(axis=2), values.mean(axis=2)
+    return values, values
+
+
+def _darkness(channel: np.ndarray) -> np.ndarray:
+    """How much darker than the page's light each pixel is, as uint8 (a little smoothed)."""
+    darkness = np.clip(1.0 - channel / _page_light(channel), 0.0, 1.0)
+    return cv2.GaussianBlur(np.round(255 * darkness).astype(np.uint8), (3, 3), 0)
 
 
 def _page_light(value: np.ndarray) -> np.ndarray:
@@ -202,13 +212,13 @@ def ink_on_paper(image: np.ndarray, ink_level: int) -> np.ndarray | None:
     `ink_level` (0..255) is where the caller will draw the line between ink and paper. Returns None when the
     image is not lined paper (plain paper, light ink on a dark board: left to the caller).
     """
-    value = _brightest_channel(image)
+    value, mean = _channels(image)
     if value.ndim != 2 or value.size == 0 or float(np.median(value)) <= PAPER_LEVEL:
         return None
-    darkness = np.clip(1.0 - value / _page_light(value), 0.0, 1.0)
-    ink = np.round(255 * darkness).astype(np.uint8)
-    ink = cv2.GaussianBlur(ink, (3, 3), 0)
-    mask = np.where(ink >= ink_level // 2, 255, 0).astype(np.uint8)
+    ink = _darkness(value)
+    # the page's lines are found where they show best: in the channels' mean (a light blue rule is
+    # nearly white in the brightest channel, which is what keeps it out of the ink)
+    mask = np.where(_darkness(mean) >= ink_level // 3, 255, 0).astype(np.uint8)
     height, width = mask.shape
     level_lines = _level(_line_segments(mask, RULE_SHARE * width))
     lengths = np.abs(level_lines[:, 2] - level_lines[:, 0])
@@ -226,8 +236,5 @@ def ink_on_paper(image: np.ndarray, ink_level: int) -> np.ndarray | None:
     digit_height = _digit_height(mask)
     if digit_height > 0:
         underlines = _line_segments(mask, UNDERLINE_HEIGHTS * digit_height)
-        underlines = underlines[
-            np.abs(underlines[:, 3] - underlines[:, 1]) <= np.abs(underlines[:, 2] - underlines[:, 0])
-        ]
-        ink = _remove_lines(ink, mask, underlines)
+        ink = _remove_lines(ink, mask, _level(underlines))
     return ink

