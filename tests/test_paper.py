@@ -21,7 +21,9 @@ def test_a_stroke_that_crosses_a_ruled_line_is_kept():
     page = paper_photo("", seed=5, kind="ruled", underline=False).image.copy()
     height, width = page.shape[:2]
     x, top, bottom = width // 2, height // 2 - 75, height // 2 + 75  # short of a page line's length
-    cv2.line(page, (x, top), (x, bottom), (80, 30, 15), 3)  # dark blue ink (shadows too), across a rule or two
+    cv2.line(
+        page, (x, top), (x, bottom), (80, 30, 15), 3
+    )  # dark blue ink (shadows too), across a rule or two
     ink = ink_on_paper(page, MIN_INK_CONTRAST)
     assert ink is not None
     column = ink[top + 5 : bottom - 5, x - 1 : x + 2].max(axis=1)
