@@ -446,7 +446,9 @@ def _written_marks(
             continue
         name = {".": None}.get(char, char)
         small = char.islower() or char == "."
-        height = digit_height * (0.5 if small else 1.0) * rng.uniform(0.9, 1.05)
+        # capitals as tall as the digits' strokes (which fill about 83% of a retraced digit's box), small
+        # letters half that
+        height = 0.83 * digit_height * (0.5 if small else 1.0) * rng.uniform(0.9, 1.05)
         if name is None:
             strokes = [np.array([[0.0, 0.0], [0.05, 0.05]]) * height]
             height = 0.1 * digit_height
