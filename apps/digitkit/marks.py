@@ -3,8 +3,8 @@
 `read_marks` reads the marks of an image with a `DigitCheck` (novelty.py): marks that are not digits (a dash,
 a slash, the letters of `No.`) are kept apart from the text, and two touching pieces that the segmenter cut
 out of one blob are joined again when the whole looks more like a digit than its pieces (a wide 0 cut in two
-halves, a 2 whose long tail was cut off), and a piece stuck to a non-digit is no digit either. Marks much
-shorter than the number's digits are not taken for digits.
+halves, a 2 whose long tail was cut off), and a piece stuck to a non-digit is no digit either. In a row of
+digits, a mark as tall as they are needs less evidence (ROW_MARGIN); one much shorter is no digit.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from digitkit.preprocess import EmptyImageError, to_model_input
 from digitkit.segment import DigitBox, find_digits
 
 JOIN_GAP_SHARE = 0.08  # pieces this close (share of their height) may be one digit: a cut blob, an open 4
+ROW_MARGIN = 1.1  # in a row of digits, a mark as tall as they are is a digit up to this x the threshold
+ROW_HEIGHT_SHARE = 0.8  # ("as tall": at least this share of the digits' median height)
 SMALL_SHARE = 0.65  # a mark less tall than this share of the digits' median height is not one of them
 
 
@@ -29,6 +31,7 @@ class Mark:
     box: DigitBox
     probabilities: np.ndarray
     distance: float
+    threshold: float  # distances above this are not digits (for a mark alone)
     is_digit: bool
 
     @property
@@ -77,13 +80,14 @@ def _check_boxes(boxes: list[DigitBox], check: DigitCheck) -> list[Mark]:
     if readable:
         probabilities, distances, is_digit = check.scored(np.stack(readable))
     answers = iter(range(len(readable)))
+    threshold = check.clusters.threshold
     marks = []
     for box, row in zip(boxes, inputs, strict=True):
         if row is None:
-            marks.append(Mark(box, np.zeros(CLASS_COUNT, np.float32), float("inf"), False))
+            marks.append(Mark(box, np.zeros(CLASS_COUNT, np.float32), float("inf"), threshold, False))
         else:
             k = next(answers)
-            marks.append(Mark(box, probabilities[k], float(distances[k]), bool(is_digit[k])))
+            marks.append(Mark(box, probabilities[k], float(distances[k]), threshold, bool(is_digit[k])))
     return marks
 
 
@@ -119,6 +123,20 @@ def _fall_together(marks: list[Mark], check: DigitCheck) -> list[Mark]:
     return [replace(mark, is_digit=False) if k in refused else mark for k, mark in enumerate(marks)]
 
 
+def _in_row(marks: list[Mark]) -> list[Mark]:
+    """Marks just past the threshold, as tall as the digits around them, taken for digits of the row."""
+    heights = [mark.box.h for mark in marks if mark.is_digit]
+    if len(heights) < 2:
+        return marks
+    tall = ROW_HEIGHT_SHARE * float(np.median(heights))
+    return [
+        replace(mark, is_digit=True)
+        if not mark.is_digit and mark.distance <= ROW_MARGIN * mark.threshold and mark.box.h >= tall
+        else mark
+        for mark in marks
+    ]
+
+
 def _without_small(marks: list[Mark]) -> list[Mark]:
     """The marks, those much shorter than the digits (the o of "No.", a dot, a dash) marked as not digits."""
     heights = [mark.box.h for mark in marks if mark.is_digit]
@@ -131,5 +149,5 @@ def _without_small(marks: list[Mark]) -> list[Mark]:
 def read_marks(image: np.ndarray, check: DigitCheck) -> MarksReading:
     """The marks of an image, left to right, each read and checked; the text holds the digits only."""
     marks = _rejoin(_check_boxes(find_digits(image), check), check)
-    marks = _without_small(_fall_together(marks, check))
+    marks = _without_small(_in_row(_fall_together(marks, check)))
     return MarksReading("".join(str(mark.digit) for mark in marks if mark.is_digit), marks)

@@ -17,19 +17,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+BOARD_LEVEL = 0.3  # an image this dark (median, 0..1) is a board, not a page (even in deep shadow)
 LIGHT_SCALE = 4  # the page's light is estimated on an image this many times smaller (speed)
 LIGHT_KERNEL_SHARE = 1 / 8  # closing size, as a share of the image's shorter side: wider than any stroke
-PAPER_LEVEL = 0.5  # the page's median brightness (0..1) must be above this: dark ink on light paper
 RULE_SHARE = 0.35  # a straight segment this long (share of the image's width or height) is a page line ...
 UNDERLINE_HEIGHTS = 2.5  # ... and one this many digit heights long, nearly level, is an underline
 MAX_LINE_TILT = 12  # degrees: lines of the page are within this of level or upright
 MIN_PAGE_LINES = 3  # the image is lined or squared paper when this many level lines ...
 PAGE_LINE_SHARE = 0.6  # ... run across this share of its width
 LINE_MARGIN = 2  # px added on each side of a found line's thickness when it is removed
-STRONG_SHARE = 0.55  # ink at this share of the strongest ink's level is surely ink ...
+SURE_INK = 1.5  # ink this many times the caller's ink level is surely ink (on a blank page: nothing is) ...
+STRONG_SHARE = 0.55  # ... and so is ink at this share of the strongest ink's level ...
 FAINT_SHARE = 0.25  # ... and ink down to this share is kept where it joins such ink
 LINE_RUN = 21  # px: ink that runs this far along a page line is the line ...
-ANGLE_STEP = 2  # ... (lines are grouped by angle, in steps of this many degrees)
+ANGLE_STEP = 2  # ... (lines are grouped by angle, in steps of this many degrees) ...
+LINE_LEVEL_MARGIN = 1.5  # ... and taken away up to this many times its typical darkness
 GAP_KERNEL = (5, 5)  # gaps in a stroke up to about this size (px) are closed
 
 
@@ -155,7 +157,8 @@ def _line_kernel(angle: float) -> np.ndarray:
 
 def _subtract_lines(ink: np.ndarray, mask: np.ndarray, segments: np.ndarray) -> np.ndarray:
     """The ink less the page lines along the segments: near each line, whatever runs along it for
-    LINE_RUN px (a top-hat along the line) is taken away; strokes that cross it stay."""
+    LINE_RUN px (a top-hat along the line) is taken away, but never more than the line's own darkness,
+    so strokes that cross it stay, and so do strokes that run along it (the foot of a 2 on its line)."""
     if len(segments) == 0:
         return ink
     thickness = _line_thickness(mask, segments) + 2 * LINE_MARGIN
@@ -171,6 +174,18 @@ def _subtract_lines(ink: np.ndarray, mask: np.ndarray, segments: np.ndarray) -> 
         left, right = max(0, cols.min() - LINE_RUN), cols.max() + LINE_RUN + 1
         window = ink[top:bottom, left:right]
         along = cv2.morphologyEx(window, cv2.MORPH_OPEN, _line_kernel(group * ANGLE_STEP))
+        darkest = np.zeros_like(window)  # each line's own darkness: its typical value along it
+        nearby = cv2.dilate(
+            along, np.ones((thickness, thickness), np.uint8)
+        )  # (the segment may be off by a px)
+        for x0, y0, x1, y1 in segments[groups == group]:
+            count = max(2, int(np.hypot(x1 - x0, y1 - y0) // 2))
+            xs = np.clip(np.linspace(x0, x1, count).round().astype(int) - left, 0, window.shape[1] - 1)
+            ys = np.clip(np.linspace(y0, y1, count).round().astype(int) - top, 0, window.shape[0] - 1)
+            level = LINE_LEVEL_MARGIN * float(np.median(nearby[ys, xs])) + 2
+            start, end = (int(x0) - left, int(y0) - top), (int(x1) - left, int(y1) - top)
+            cv2.line(darkest, start, end, min(255, round(level)), thickness)
+        along = np.minimum(along, darkest)
         inside = band[top:bottom, left:right] > 0
         region = out[top:bottom, left:right]
         region[inside] = cv2.subtract(region, along)[inside]
@@ -184,7 +199,7 @@ def _whole_strokes(ink: np.ndarray, ink_level: int) -> np.ndarray:
     if values.size == 0:
         return np.zeros_like(ink)
     strong_level = float(np.percentile(values, 99))
-    high = max(ink_level, STRONG_SHARE * strong_level)
+    high = max(SURE_INK * ink_level, STRONG_SHARE * strong_level)
     low = max(ink_level / 3, FAINT_SHARE * strong_level)
     count, labels = cv2.connectedComponents((ink >= low).astype(np.uint8), connectivity=8)
     seeded = np.zeros(count, bool)
@@ -213,7 +228,7 @@ def ink_on_paper(image: np.ndarray, ink_level: int) -> np.ndarray | None:
     image is not lined paper (plain paper, light ink on a dark board: left to the caller).
     """
     value, mean = _channels(image)
-    if value.ndim != 2 or value.size == 0 or float(np.median(value)) <= PAPER_LEVEL:
+    if value.ndim != 2 or value.size == 0 or float(np.median(value)) <= BOARD_LEVEL:
         return None
     ink = _darkness(value)
     # the page's lines are found where they show best: in the channels' mean (a light blue rule is
