@@ -91,3 +91,13 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def cnn_digit_check():
+    """The committed CNN with its "not a digit" check (models/cnn.keras and models/novelty.npz)."""
+    from digitkit.models import DEFAULT_MODEL_DIR, load_model
+    from digitkit.novelty import load_digit_check
+
+    path = DEFAULT_MODEL_DIR / "cnn.keras"
+    return load_digit_check(load_model(path), path)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from digitkit.paper import ink_on_paper
+
 SPECK_FRACTION = 0.00005  # pieces smaller than this share of the image's pixels are noise ...
 SPECK_SHARE_OF_LARGEST = 0.04  # ... and so are pieces below this share of the largest piece
 MIN_HEIGHT_SHARE = 0.3  # a digit is at least this share of the tallest digit's height
@@ -69,6 +71,9 @@ def _to_gray_uint8(image: np.ndarray) -> np.ndarray:
 
 def ink_map(image: np.ndarray) -> np.ndarray:
     """The image as uint8 with ink bright and the (possibly unevenly lit) paper levelled to about 0."""
+    on_paper = ink_on_paper(image, MIN_INK_CONTRAST)  # dark ink on paper: shadows, page lines (paper.py)
+    if on_paper is not None:
+        return on_paper
     gray = _to_gray_uint8(image)
     blurred = cv2.GaussianBlur(gray, (3, 3), 0)
     frame = max(1, min(gray.shape) // 20)

@@ -1,0 +1,222 @@
+"""Tell digits from things that are not digits: a Mahalanobis distance on the model's own features.
+
+A softmax always names a digit, often at 100% for a letter or a smiley. The features a model computes in
+its blocks (for the CNN: the 32 and 64 channels of its two convolution blocks, averaged over the image, and
+the 128 numbers its classifier sees) fall in ten tight clusters for real digits. The statistics of those
+clusters on the training digits (each digit's mean, one covariance shared by the ten, per layer) are fitted
+by `scripts/fit_novelty.py` and saved in `models/novelty.npz`, with a threshold on the layers' combined
+distance that refuses 1% of the validation digits. An input farther than that is "not a digit".
+(Measured by benchmarks/bench_not_a_digit.py against the top probability, the energy score and the last
+layer alone: the blocks together refuse the most drawings that are not digits.)
+
+Use: `check = load_digit_check(model, model_path)`, then `check(batch)` gives the (N, 10) probabilities
+(the model's own) and, for each input, whether it is a digit, in one pass through the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from digitkit.models import DEFAULT_MODEL_DIR, _checked_batch
+
+if TYPE_CHECKING:
+    import keras
+
+NOVELTY_FILE = "novelty.npz"
+REFUSED_SHARE = 0.01  # the threshold refuses this share of the validation digits
+
+
+class NoveltyError(RuntimeError):
+    """The novelty statistics are missing, unreadable or were fitted for another version of the model."""
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Where one layer's features of real digits lie: each digit's mean and the shared precision."""
+
+    means: np.ndarray  # (10, D)
+    precision: np.ndarray  # (D, D): the inverse of the shared covariance
+    scale: float  # a typical distance of a training digit (its 99th percentile), to weigh layers alike
+
+    def distances(self, features: np.ndarray) -> np.ndarray:
+        """Each row's Mahalanobis distance to the nearest digit's mean, shape (N,)."""
+        features = np.asarray(features, np.float64)
+        best = np.full(len(features), np.inf)
+        for mean in self.means:
+            centred = features - mean
+            best = np.minimum(best, np.einsum("nd,de,ne->n", centred, self.precision, centred))
+        return np.sqrt(np.maximum(best, 0.0))
+
+
+@dataclass(frozen=True)
+class DigitClusters:
+    """The clusters of each of a model's feature layers, and the threshold on their combined distance."""
+
+    layers: tuple[Clusters, ...]
+    threshold: float  # combined distances above this are not digits
+    model_sha256: str  # the model file these were fitted for
+
+    def distances(self, features: list[np.ndarray]) -> np.ndarray:
+        """The combined distance of each input (N,): the root mean square of the layers' scaled distances."""
+        squares = [
+            (clusters.distances(layer) / clusters.scale) ** 2
+            for clusters, layer in zip(self.layers, features, strict=True)
+        ]
+        return np.sqrt(np.mean(squares, axis=0))
+
+
+def fit_layer(features: np.ndarray, labels: np.ndarray, ridge: float = 1e-3) -> Clusters:
+    """Each digit's mean features, the precision of the covariance they share, and the distances' scale."""
+    features = np.asarray(features, np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    means = np.stack([features[labels == digit].mean(axis=0) for digit in range(10)])
+    centred = features - means[labels]
+    covariance = centred.T @ centred / len(features)
+    covariance += ridge * np.trace(covariance) / len(covariance) * np.eye(len(covariance))
+    unscaled = Clusters(means, np.linalg.inv(covariance), 1.0)
+    scale = float(np.quantile(unscaled.distances(features), 0.99))
+    return Clusters(means, unscaled.precision, scale)
+
+
+def _feature_outputs(network: keras.Model) -> list:
+    """A network's feature layers: what feeds each Dropout (each block's output; the last is what the
+    classifier sees), averaged over the image for convolutional blocks; the last layer's input if none."""
+    import keras
+
+    tensors = [layer.input for layer in network.layers if isinstance(layer, keras.layers.Dropout)]
+    tensors = tensors or [network.layers[-1].input]
+    return [
+        keras.layers.GlobalAveragePooling2D(name=f"{network.name}_pooled_{k}")(tensor)
+        if len(tensor.shape) == 4
+        else tensor
+        for k, tensor in enumerate(tensors)
+    ]
+
+
+def feature_view(model: keras.Model) -> keras.Model:
+    """The model with its feature layers as outputs, then its own probabilities as the last output.
+
+    For an ensemble (a model whose layers are models), every member's feature layers, and the
+    probabilities combined by the ensemble's own last layer.
+    """
+    import keras
+
+    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if not members:
+        return keras.Model(model.inputs, [*_feature_outputs(model), model.outputs[0]])
+    inputs = keras.Input(shape=model.inputs[0].shape[1:], name="pixels")
+    features, probabilities = [], []
+    for member in members:
+        *layers, probability = keras.Model(member.inputs, [*_feature_outputs(member), member.outputs[0]])(
+            inputs
+        )
+        features += layers
+        probabilities.append(probability)
+    return keras.Model(inputs, [*features, model.layers[-1](probabilities)])
+
+
+def features_and_probabilities(
+    view: keras.Model, batch: np.ndarray, batch_size: int = 1024
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The features of each feature layer (a list of (N, D) arrays) and the probabilities (N, 10)."""
+    inputs = _checked_batch(batch)
+    if len(inputs) == 0:
+        features = [np.zeros((0, int(output.shape[-1])), np.float32) for output in view.outputs[:-1]]
+        return features, np.zeros((0, 10), np.float32)
+    parts = [
+        [
+            np.asarray(output, np.float32)
+            for output in view.predict_on_batch(inputs[start : start + batch_size])
+        ]
+        for start in range(0, len(inputs), batch_size)
+    ]
+    columns = [np.concatenate(column) for column in zip(*parts, strict=True)]
+    return columns[:-1], columns[-1]
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class DigitCheck:
+    """A model and the clusters of its features: probabilities and a digit-or-not verdict in one pass."""
+
+    view: keras.Model
+    clusters: DigitClusters
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (N, 10) probabilities and an (N,) bool array: True where the input looks like a digit."""
+        probabilities, _, is_digit = self.scored(batch)
+        return probabilities, is_digit
+
+    def scored(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The probabilities, each input's distance to the digits' clusters, and whether it is a digit."""
+        features, probabilities = features_and_probabilities(self.view, batch)
+        distances = self.clusters.distances(features)
+        return probabilities, distances, distances <= self.clusters.threshold
+
+
+def load_clusters(name: str, novelty_path: str | Path = DEFAULT_MODEL_DIR / NOVELTY_FILE) -> DigitClusters:
+    """The saved clusters of the model called `name` (a key such as "cnn"); NoveltyError names the file."""
+    path = Path(novelty_path)
+    if not path.is_file():
+        raise NoveltyError(f"{path}: novelty statistics not found (run scripts/fit_novelty.py)")
+    try:
+        with np.load(path) as saved:
+            layers = tuple(
+                Clusters(
+                    saved[f"{name}/{k}/means"],
+                    saved[f"{name}/{k}/precision"],
+                    float(saved[f"{name}/{k}/scale"]),
+                )
+                for k in range(int(saved[f"{name}/layers"]))
+            )
+            return DigitClusters(layers, float(saved[f"{name}/threshold"]), str(saved[f"{name}/sha256"]))
+    except KeyError as error:
+        raise NoveltyError(
+            f"{path}: no novelty statistics for the model {name!r} (run scripts/fit_novelty.py)"
+        ) from error
+    except (OSError, ValueError) as error:
+        raise NoveltyError(f"{path}: not a readable novelty file ({error})") from error
+
+
+def saved_arrays(name: str, clusters: DigitClusters) -> dict[str, np.ndarray]:
+    """The arrays that load_clusters reads back for the model called `name`."""
+    arrays: dict[str, np.ndarray] = {
+        f"{name}/layers": np.int64(len(clusters.layers)),
+        f"{name}/threshold": np.float64(clusters.threshold),
+        f"{name}/sha256": np.str_(clusters.model_sha256),
+    }
+    for k, layer in enumerate(clusters.layers):
+        arrays |= {
+            f"{name}/{k}/means": layer.means.astype(np.float32),
+            f"{name}/{k}/precision": layer.precision.astype(np.float32),
+            f"{name}/{k}/scale": np.float64(layer.scale),
+        }
+    return arrays
+
+
+def load_digit_check(
+    model: keras.Model, model_path: str | Path, novelty_path: str | Path | None = None
+) -> DigitCheck:
+    """The digit check for a loaded model, from the statistics saved for its file (by its name, e.g.
+    models/cnn.keras -> "cnn"). NoveltyError when they are missing or were fitted for another version."""
+    model_path = Path(model_path)
+    novelty_path = Path(novelty_path) if novelty_path is not None else model_path.parent / NOVELTY_FILE
+    clusters = load_clusters(model_path.stem, novelty_path)
+    if clusters.model_sha256 != file_sha256(model_path):
+        raise NoveltyError(
+            f"{novelty_path}: fitted for another version of {model_path.name} (rerun scripts/fit_novelty.py)"
+        )
+    return DigitCheck(feature_view(model), clusters)

@@ -1,0 +1,72 @@
+"""Export docs/paper_photo.png: a generated notebook-paper photo and how the CNN reads it.
+
+Left, the photo (apps/digitkit/synthetic.py: real MNIST digits retraced with a ballpoint on ruled paper,
+with a shadow, a tilt and `No.` before the number); right, the ink the reader sees once the light is evened
+out and the page's lines are gone, with each digit boxed and labelled, and the marks that are not digits
+boxed in grey.
+
+Usage: .venv/bin/python scripts/export_paper_photo.py [--seed 507] [--out docs/paper_photo.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+from digitkit.annotate import annotate
+from digitkit.files import write_image
+from digitkit.marks import read_marks
+from digitkit.models import DEFAULT_MODEL_DIR, load_model
+from digitkit.novelty import load_digit_check
+from digitkit.segment import ink_map
+from digitkit.synthetic import paper_photo
+from notebook_helpers import ROOT
+
+NOT_A_DIGIT_COLOUR = (150, 150, 150)  # BGR
+
+
+def figure(seed: int, text: str) -> tuple[np.ndarray, str]:
+    """The side-by-side picture and what was read."""
+    photo = paper_photo(text, seed=seed, kind="ruled", extras="No. ", underline=True)
+    path = DEFAULT_MODEL_DIR / "cnn.keras"
+    reading = read_marks(photo.image, load_digit_check(load_model(path), path))
+    digits = [mark for mark in reading.marks if mark.is_digit]
+    ink = 255 - ink_map(photo.image)
+    panel = annotate(ink, [mark.box for mark in digits], np.array([mark.probabilities for mark in digits]))
+    for mark in reading.marks:
+        if not mark.is_digit:
+            box = mark.box
+            cv2.rectangle(
+                panel, (box.x, box.y), (box.x + box.w - 1, box.y + box.h - 1), NOT_A_DIGIT_COLOUR, 2
+            )
+            cv2.putText(
+                panel,
+                "not a digit",
+                (box.x, box.y - 6),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.5,
+                NOT_A_DIGIT_COLOUR,
+                1,
+                cv2.LINE_AA,
+            )
+    gap = np.full((photo.image.shape[0], 12, 3), 255, np.uint8)
+    return np.hstack([photo.image, gap, panel]), reading.text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=507)
+    parser.add_argument("--text", default="4207")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "paper_photo.png")
+    args = parser.parse_args()
+    picture, read = figure(args.seed, args.text)
+    height, width = picture.shape[:2]
+    picture = cv2.resize(picture, (width * 2 // 3, height * 2 // 3), interpolation=cv2.INTER_AREA)
+    write_image(args.out, picture)
+    print(f"{args.out}: No. {args.text} read as {read!r}")
+
+
+if __name__ == "__main__":
+    main()

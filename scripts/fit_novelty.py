@@ -1,0 +1,89 @@
+"""Fit the "not a digit" statistics of each saved model and save them as models/novelty.npz.
+
+For each model in the model folder: its features (the input of its last layer) on the notebook's training
+split give each digit's mean and one shared covariance; the distance threshold is set so that at most 1% of
+the notebook's validation digits are refused (apps/digitkit/novelty.py). About 2 minutes on 2 CPU cores. Rerun after retraining a model:
+the file records each model file's SHA-256, and the apps refuse statistics fitted for another version.
+
+Usage: .venv/bin/python scripts/fit_novelty.py [--data dataset] [--models models]
+(--data: the folder with train.csv or Kaggle's digit-recognizer.zip, as the notebook's DATA_DIR.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model
+from digitkit.novelty import (
+    NOVELTY_FILE,
+    REFUSED_SHARE,
+    DigitClusters,
+    feature_view,
+    features_and_probabilities,
+    file_sha256,
+    fit_layer,
+    saved_arrays,
+)
+from notebook_helpers import ROOT, load_notebook_helpers
+
+
+def save_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write the arrays as a compressed .npz next to `path`, then move it into place in one step."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez_compressed(file, **arrays)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; the models beside it are readable
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT / "dataset",
+        help="folder with train.csv or Kaggle's zip (as DATA_DIR)",
+    )
+    parser.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="folder of the saved models")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        sys.exit(f"{args.data}: not a folder (give the folder holding train.csv or digit-recognizer.zip)")
+    models = available_models(args.models)
+    if not models:
+        sys.exit(f"{args.models}: no saved model")
+    nb = load_notebook_helpers()
+    x_train, x_val, y_train, y_val = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
+    y_train, y_val = y_train.argmax(axis=1), y_val.argmax(axis=1)
+    arrays: dict[str, np.ndarray] = {}
+    for name, path in models.items():
+        view = feature_view(load_model(path))
+        train_features, _ = features_and_probabilities(view, x_train)
+        layers = tuple(fit_layer(features, y_train) for features in train_features)
+        val_features, probabilities = features_and_probabilities(view, x_val)
+        distances = DigitClusters(layers, np.inf, "").distances(val_features)
+        threshold = float(np.quantile(distances, 1 - REFUSED_SHARE, method="higher"))
+        refused = distances > threshold
+        right = probabilities.argmax(axis=1) == y_val
+        sizes = "+".join(str(features.shape[1]) for features in train_features)
+        print(
+            f"{name}: {len(layers)} feature layers ({sizes}); threshold {threshold:.3f} refuses {refused.sum()} of"
+            f" {len(y_val)} validation digits ({refused.mean():.2%}); of those, {right[refused].sum()} were read"
+            f" right; accuracy on the rest {right[~refused].mean():.3%}"
+        )
+        arrays |= saved_arrays(name, DigitClusters(layers, threshold, file_sha256(path)))
+    target = args.models / NOVELTY_FILE
+    save_atomically(target, arrays)
+    print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The "not a digit" check: drawings that are not digits are refused, real and drawn digits are not."""
+
+import shutil
+
+import numpy as np
+import pytest
+from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model
+from digitkit.novelty import NOVELTY_FILE, NoveltyError, file_sha256, load_clusters, load_digit_check
+from digitkit.preprocess import to_model_input
+from digitkit.synthetic import AMBIGUOUS, NON_DIGITS, mnist_digits, non_digit_drawing, stroke_variant
+
+CLEAR_NON_DIGITS = [name for name in NON_DIGITS if name not in AMBIGUOUS]
+
+
+def test_the_saved_statistics_belong_to_the_committed_models():
+    # fails when a model is retrained without rerunning scripts/fit_novelty.py
+    for name, path in available_models().items():
+        assert load_clusters(name).model_sha256 == file_sha256(path), name
+
+
+def test_drawn_letters_symbols_and_doodles_are_refused(cnn_digit_check):
+    batch = np.stack([to_model_input(non_digit_drawing(name, seed=7)) for name in CLEAR_NON_DIGITS])
+    _, is_digit = cnn_digit_check(batch)
+    assert (~is_digit).mean() >= 5 / 6, [n for n, ok in zip(CLEAR_NON_DIGITS, is_digit, strict=True) if ok]
+
+
+def test_real_digits_are_not_refused(cnn_digit_check, real_digits):
+    pixels, labels = real_digits
+    batch = pixels[::10].astype(np.float32) / 255  # 500 digits, 50 of each
+    probabilities, is_digit = cnn_digit_check(batch)
+    assert is_digit.mean() >= 0.98
+    assert (probabilities.argmax(axis=1) == labels[::10]).mean() >= 0.98
+
+
+def test_digits_drawn_on_the_canvas_are_accepted_and_read(cnn_digit_check):
+    images, labels = mnist_digits()
+    chosen = np.arange(3, 5000, 50)  # 100 digits, 10 of each
+    batch = np.stack([to_model_input(stroke_variant(images[i], 280, 0.12, seed=int(i))) for i in chosen])
+    probabilities, is_digit = cnn_digit_check(batch)
+    assert is_digit.mean() >= 0.9
+    assert (probabilities.argmax(axis=1) == labels[chosen]).mean() >= 0.95
+
+
+def test_the_check_gives_the_models_own_probabilities(cnn_digit_check, real_digits):
+    from digitkit.models import predict_proba
+
+    batch = real_digits[0][:64].astype(np.float32) / 255
+    model = load_model(DEFAULT_MODEL_DIR / "cnn.keras")
+    probabilities, _ = cnn_digit_check(batch)
+    np.testing.assert_allclose(probabilities, predict_proba(model, batch), atol=1e-5)
+
+
+def test_an_empty_batch_gives_empty_answers(cnn_digit_check):
+    probabilities, is_digit = cnn_digit_check(np.zeros((0, 784), np.float32))
+    assert probabilities.shape == (0, 10) and is_digit.shape == (0,)
+
+
+def test_statistics_of_another_model_version_are_refused(tmp_path):
+    changed = tmp_path / "cnn.keras"
+    shutil.copyfile(DEFAULT_MODEL_DIR / "cnn.keras", changed)
+    with changed.open("ab") as file:
+        file.write(b"\0")
+    with pytest.raises(NoveltyError, match="another version of cnn.keras"):
+        load_digit_check(None, changed, DEFAULT_MODEL_DIR / NOVELTY_FILE)
+
+
+def test_missing_statistics_name_the_file(tmp_path):
+    with pytest.raises(NoveltyError, match=str(tmp_path / NOVELTY_FILE)):
+        load_digit_check(None, DEFAULT_MODEL_DIR / "cnn.keras", tmp_path / NOVELTY_FILE)
+
+
+def test_statistics_for_an_unknown_model_name_the_model():
+    with pytest.raises(NoveltyError, match="'resnet'"):
+        load_clusters("resnet")
