@@ -1301,13 +1301,15 @@ def train_scheduled(
     epochs: int,
     batch_size: int,
     learning_rate: float,
-    patience: int,
+    patience: int | None,
     seed: int,
     augment: bool = False,
 ) -> tuple[keras.callbacks.History, float]:
     """Compile with Adam on the warm-up + cosine schedule, train with early stopping in the second half.
 
-    Returns the history and the seconds it took; the model keeps the weights of its best epoch.
+    Returns the history and the seconds it took; the model keeps the weights of its best epoch. With
+    `patience=None` it trains the whole schedule and keeps the last weights: the validation digits are then
+    only reported, never used to pick anything.
     """
     steps = batches_per_epoch(len(x_train), batch_size)
     model.compile(
@@ -1315,9 +1317,11 @@ def train_scheduled(
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )
-    stop = keras.callbacks.EarlyStopping(
-        patience=patience, restore_best_weights=True, start_from_epoch=epochs // 2
-    )
+    stop = [
+        keras.callbacks.EarlyStopping(
+            patience=patience, restore_best_weights=True, start_from_epoch=epochs // 2
+        )
+    ]
     return fit_timed(
         model,
         make_dataset(x_train, y_train, batch_size, shuffle_seed=seed, augment=augment),
@@ -1325,7 +1329,7 @@ def train_scheduled(
         make_dataset(x_val, y_val, 1024),
         epochs=epochs,
         steps_per_epoch=steps,
-        callbacks=[stop],
+        callbacks=stop if patience is not None else [],
     )
 
 
@@ -1452,7 +1456,8 @@ plot_history(cnn_history, f"CNN{sample_note}")
 #
 # CNNs make fewer shared mistakes when each one learns from different data: every member of the ensemble
 # trains on its own random `BAG_FRACTION` of the training digits (bagging), with its own seed, and the
-# ensemble averages their probabilities. The validation digits stay out of every member.
+# ensemble averages their probabilities. The validation digits stay out of every member: members train the
+# whole schedule without early stopping, so they never even use them to pick their best epoch.
 #
 # Training `ENSEMBLE_SIZE` CNNs takes a GPU a few minutes and a CPU hours, so members trained earlier for
 # *this same split and recipe* are loaded from `MODEL_DIR/ensemble` (`python scripts/train_ensemble.py`
@@ -1477,6 +1482,20 @@ def architecture_fingerprint(model: keras.Model) -> str:
         for layer in model.layers
     ]
     return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:16]
+
+
+def member_settings() -> dict:
+    """How each member trains: the CNN's schedule, without early stopping.
+
+    A member never sees the validation digits, not even to pick its best epoch, so the ensemble's score on
+    them is as honest as a score on new digits.
+    """
+    return {
+        "epochs": CNN_EPOCHS,
+        "batch_size": CNN_BATCH_SIZE,
+        "learning_rate": CNN_LEARNING_RATE,
+        "patience": None,
+    }
 
 
 def member_recipe(x_val: np.ndarray, y_val: np.ndarray, settings: dict, bag_fraction: float) -> dict:
@@ -1597,13 +1616,15 @@ def predict_shifted(model: keras.Model, x: np.ndarray, shift: int) -> np.ndarray
 
 # %%
 member_dir = model_dir / "ensemble"
-recipe = member_recipe(x_val, y_val, cnn_settings, BAG_FRACTION)
+recipe = member_recipe(x_val, y_val, member_settings(), BAG_FRACTION)
 members, member_infos, missing = load_members(member_dir, recipe, range(SEED + 1, SEED + 1 + ENSEMBLE_SIZE))
 on_accelerator = bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 to_train = missing if on_accelerator or on_sample else missing[: max(CPU_MEMBERS_TO_TRAIN, 1 - len(members))]
 for seed in to_train:
     with strategy.scope():
-        member, info = train_member(seed, x_train, y_train, x_val, y_val, cnn_settings, BAG_FRACTION, recipe)
+        member, info = train_member(
+            seed, x_train, y_train, x_val, y_val, member_settings(), BAG_FRACTION, recipe
+        )
     save_member(member, info, member_dir)
     members.append(member)
     member_infos.append(info)
@@ -1690,7 +1711,7 @@ distilled, distilled_info = load_matching(model_dir / "distilled.keras", distill
 if distilled is None and (on_accelerator or on_sample or len(to_train) < CPU_MEMBERS_TO_TRAIN):
     with strategy.scope():
         distilled, distilled_info = train_distilled(
-            ensemble, x_train, y_train, x_val, y_val, cnn_settings, distill_recipe
+            ensemble, x_train, y_train, x_val, y_val, member_settings(), distill_recipe
         )
     save_member(distilled, distilled_info, model_dir, name="distilled")
 if distilled is None:

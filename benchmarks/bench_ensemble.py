@@ -43,12 +43,7 @@ def main() -> None:
     nb = load_notebook_helpers()
     _, x_val, _, y_val = nb.training_split(args.data_dir, nb.VALIDATION_SIZE, nb.SEED)
     true = y_val.argmax(axis=1)
-    settings = {
-        "epochs": nb.CNN_EPOCHS,
-        "batch_size": nb.CNN_BATCH_SIZE,
-        "learning_rate": nb.CNN_LEARNING_RATE,
-        "patience": nb.EARLY_STOPPING_PATIENCE,
-    }
+    settings = nb.member_settings()
     recipe = nb.member_recipe(x_val, y_val, settings, nb.BAG_FRACTION)
     seeds = range(nb.SEED + 1, nb.SEED + 1 + 100)
     members, infos, _ = nb.load_members(args.model_dir / "ensemble", recipe, seeds)

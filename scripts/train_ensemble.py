@@ -37,12 +37,7 @@ def main() -> None:
 
     nb = load_notebook_helpers()
     x_train, x_val, y_train, y_val = nb.training_split(args.data_dir, nb.VALIDATION_SIZE, nb.SEED)
-    settings = {
-        "epochs": nb.CNN_EPOCHS,
-        "batch_size": nb.CNN_BATCH_SIZE,
-        "learning_rate": nb.CNN_LEARNING_RATE,
-        "patience": nb.EARLY_STOPPING_PATIENCE,
-    }
+    settings = nb.member_settings()
     recipe = nb.member_recipe(x_val, y_val, settings, nb.BAG_FRACTION)
     member_dir = args.model_dir / "ensemble"
     seeds = range(nb.SEED + 1, nb.SEED + 1 + args.members)

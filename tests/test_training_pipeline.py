@@ -1,6 +1,7 @@
 """The training pipeline: each epoch of batches is one reshuffled pass over every image."""
 
 import numpy as np
+import pytest
 
 
 def test_each_epoch_is_one_full_reshuffled_pass(nb):
@@ -23,3 +24,14 @@ def test_validation_pipeline_is_one_pass_in_order(nb):
     x, y = np.zeros((5, 784), np.float32), np.eye(10, dtype=np.float32)[[3, 1, 4, 1, 5]]
     labels = np.concatenate([batch_y.numpy().argmax(axis=1) for _, batch_y in nb.make_dataset(x, y, 2)])
     assert labels.tolist() == [3, 1, 4, 1, 5]
+
+
+def test_without_patience_the_whole_schedule_runs_and_the_last_weights_stay(nb, real_digits):
+    pixels, labels = real_digits
+    x = pixels[:64].astype(np.float32) / 255
+    y = np.eye(10, dtype=np.float32)[labels[:64]]
+    model = nb.build_tuned_mlp()
+    history, _ = nb.train_scheduled(model, x, y, x, y, 4, 32, 1e-3, None, seed=0)
+    assert history.epoch == [0, 1, 2, 3]
+    last_loss = history.history["val_loss"][-1]  # the weights kept are the last epoch's, not the best one's
+    assert nb.evaluate_model(model, x, y)[0] == pytest.approx(last_loss, rel=1e-3)
