@@ -18,20 +18,21 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides the answers
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # errors are reported in one line of our own
 
 import cv2  # noqa: E402
 import digitkit  # noqa: E402
 import numpy as np  # noqa: E402
-from digitkit import DrawingBoard, ImageReadError, ModelLoadError  # noqa: E402
+from digitkit import DrawingBoard, ImageReadError, ModelLoadError, Prediction, TooManyDigitsError  # noqa: E402
+from digitkit.annotate import colour_of  # noqa: E402
+from digitkit.prediction import percent  # noqa: E402
 
 PROGRAM = "opencv_app"
 WINDOW = "Digit recognition"
 HELP_LINE = "draw with the mouse | c clear  m model  s save  q/Esc quit"
 VIDEO_HELP_LINE = "q/Esc quit"
 KEY_ESCAPE = 27
-WHITE, GRAY, GREEN, YELLOW = (255, 255, 255), (170, 170, 170), (80, 220, 80), (0, 220, 255)
+WHITE, GRAY, YELLOW = (255, 255, 255), (170, 170, 170), (0, 220, 255)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -136,7 +137,9 @@ def write_state(path: Path | None, board: DrawingBoard, model_name: str, saved: 
         else {
             "digit": prediction.digit,
             "confidence": prediction.confidence,
-            "top3": [[digit, probability] for digit, probability in prediction.top3],
+            "status": prediction.status.value,
+            "headline": prediction.headline,
+            "top3": [[digit, probability] for digit, probability in prediction.ranked(3)],
         },
         "saved": None if saved is None else str(saved),
     }
@@ -161,10 +164,10 @@ def render_board_view(board: DrawingBoard, model_name: str, message: str = "") -
     if prediction is None:
         cv2.putText(view, f"draw a digit ({model_name})", (10, 36), FONT, 0.8, GRAY, 2, cv2.LINE_AA)
     else:
-        headline = f"{prediction.digit}  {prediction.confidence:.0%}"
-        cv2.putText(view, headline, (10, 40), FONT, 1.3, GREEN, 3, cv2.LINE_AA)
-        top3 = "  ".join(f"{digit}:{probability:.0%}" for digit, probability in prediction.top3)
-        cv2.putText(view, f"top 3  {top3}", (200, 24), FONT, 0.5, WHITE, 1, cv2.LINE_AA)
+        colour = colour_of(prediction)
+        headline = f"{prediction.label}  {percent(prediction.confidence)}"
+        cv2.putText(view, headline, (10, 40), FONT, 1.3, colour, 3, cv2.LINE_AA)
+        cv2.putText(view, details_line(prediction), (200, 24), FONT, 0.45, colour, 1, cv2.LINE_AA)
         cv2.putText(view, f"model  {model_name}", (200, 46), FONT, 0.5, WHITE, 1, cv2.LINE_AA)
         corner = cv2.resize(prediction.model_input, (84, 84), interpolation=cv2.INTER_NEAREST)
         corner = cv2.cvtColor((corner * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
@@ -175,6 +178,13 @@ def render_board_view(board: DrawingBoard, model_name: str, message: str = "") -
         view, message or HELP_LINE, (8, size - 9), FONT, 0.45, YELLOW if message else WHITE, 1, cv2.LINE_AA
     )
     return view
+
+
+def details_line(prediction: Prediction) -> str:
+    """The line beside the digit: the top 3 when sure, `Not sure: 9 (94%) or 4 (5%)` (as the web page says) if not."""
+    if not prediction.sure:
+        return prediction.headline
+    return "top 3  " + "  ".join(f"{digit}:{percent(p)}" for digit, p in prediction.ranked(3))
 
 
 def _mouse_handler(board: DrawingBoard) -> Callable[[int, int, int, int, object], None]:
@@ -284,13 +294,16 @@ def run_frames(
             ok, frame = capture.read()
             if not ok:
                 break
-            text, boxes, probabilities = digitkit.read_digits(frame, model)
+            try:
+                reading, problem = digitkit.read_digits(frame, model), ""
+            except TooManyDigitsError as error:
+                reading, problem = digitkit.Reading([], []), f" ({error})"
             frames += 1
             fps = frames / max(time.perf_counter() - started, 1e-9)
             if headless:
-                print(f"frame {frames}: {text or '-'}", flush=True)
+                print(f"frame {frames}: {reading.text or '-'}{problem}", flush=True)
                 continue
-            view = digitkit.annotate(frame, boxes, probabilities)
+            view = digitkit.annotate(frame, reading.boxes, reading.predictions, scale=1)
             cv2.putText(
                 view, f"{fps:.1f} fps  {shelf.name}  {VIDEO_HELP_LINE}", (8, 22), FONT, 0.6, YELLOW, 2
             )
@@ -311,21 +324,48 @@ def run_frames(
 # ---------------------------------------------------------------- batch mode
 
 
+def annotated_copy_path(image: Path, out: Path | None) -> Path:
+    """Where --image writes its annotated copy: --out, or IMAGE_annotated.png; never the image itself."""
+    target = out if out is not None else image.with_name(f"{image.stem}_annotated.png")
+    if target.resolve() == image.resolve() or (target.exists() and os.path.samefile(target, image)):
+        raise AppError(f"{target}: --out names the input image; choose another file for the annotated copy")
+    return target
+
+
 def run_image(path: Path, out: Path | None, shelf: ModelShelf) -> int:
-    """Read the digits in one image: print them as the last line and write an annotated copy."""
+    """Read the digits in one image: print them as the last line and write an annotated copy.
+
+    An existing file is never replaced: --out must name a new file, and without --out the copy goes to
+    IMAGE_annotated.png or, if that exists, IMAGE_annotated-2.png and so on.
+    """
+    target = annotated_copy_path(path, out)
     image = digitkit.read_image_file(path)
-    text, boxes, probabilities = digitkit.read_digits(image, shelf.current())
-    target = out if out is not None else path.with_name(f"{path.stem}_annotated.png")
+    reading = digitkit.read_digits(image, shelf.current())
+    annotated = digitkit.annotate(image, reading.boxes, reading.predictions)
     try:
-        digitkit.write_image(target, digitkit.annotate(image, boxes, probabilities))
+        if out is None:
+            target = digitkit.write_new_image(target, annotated)
+        else:
+            digitkit.write_image(target, annotated, replace=False)
+    except FileExistsError as error:
+        raise AppError(
+            f"{target}: already exists; choose another --out (files are never replaced)"
+        ) from error
     except (OSError, ValueError) as error:
         raise AppError(f"{target}: cannot write the annotated copy ({error})") from error
-    print(f"{len(boxes)} digit(s) found in {path} with the {shelf.name} model; annotated copy: {target}")
-    for position, (digit, row) in enumerate(zip(text, probabilities, strict=True), start=1):
-        print(f"  digit {position}: {digit} ({row.max():.0%})")
-    if not text:
+    print(
+        f"{len(reading.boxes)} digit(s) found in {path} with the {shelf.name} model; annotated copy: {target}"
+    )
+    for position, prediction in enumerate(reading.predictions, start=1):
+        said = (
+            f"{prediction.digit} ({percent(prediction.confidence)})"
+            if prediction.sure
+            else prediction.headline
+        )
+        print(f"  digit {position}: {said}")
+    if not reading.text:
         raise AppError(f"{path}: no digits found")
-    print(text)
+    print(reading.text)
     return 0
 
 
@@ -345,7 +385,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--model", help="model name (ensemble, cnn, mlp) or .keras file; default: the best found"
     )
-    parser.add_argument("--model-dir", type=Path, default=digitkit.DEFAULT_MODEL_DIR, help="where models are")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        help=f"where the models are (default: ${digitkit.MODEL_DIR_VARIABLE} or models/)",
+    )
     parser.add_argument(
         "--headless", action="store_true", help="video/camera: no window, print each frame's digits"
     )
@@ -365,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the tool; problems are reported in one line on stderr with a non-zero exit status."""
     args = parse_args(argv)
     try:
-        shelf = ModelShelf(model_choices(args.model, args.model_dir))
+        shelf = ModelShelf(model_choices(args.model, args.model_dir or digitkit.model_dir()))
         if args.image is not None:
             return run_image(args.image, args.out, shelf)
         if args.video is not None or args.camera is not None:
@@ -374,6 +418,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_drawing(shelf, args.size, args.save_dir, args.state_file)
     except (AppError, ModelLoadError, ImageReadError) as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr)
+        return 1
+    except TooManyDigitsError as error:
+        print(f"{PROGRAM}: {args.image}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

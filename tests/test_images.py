@@ -1,13 +1,11 @@
 """decode_image and read_image_file: image formats, and one clear message per kind of bad file."""
 
 import io
-import struct
-import zlib
 
 import digitkit.images
 import numpy as np
 import pytest
-from digit_images import digit_drawing
+from digit_images import digit_drawing, png_claiming_size
 from digitkit import ImageReadError, decode_image, read_image_file
 from PIL import Image
 
@@ -17,15 +15,6 @@ def encoded(image: Image.Image, image_format: str = "PNG", **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, image_format, **options)
     return buffer.getvalue()
-
-
-def png_claiming_size(width: int, height: int) -> bytes:
-    """A small PNG whose header claims another size: a decompression bomb's calling card."""
-    data = bytearray(encoded(Image.new("L", (8, 8))))
-    header = b"IHDR" + struct.pack(">II", width, height) + bytes(data[24:29])
-    data[16:24] = struct.pack(">II", width, height)
-    data[29:33] = struct.pack(">I", zlib.crc32(header))
-    return bytes(data)
 
 
 def test_gray_png_of_a_real_digit_decodes_to_bgr():

@@ -1,15 +1,23 @@
 """Finding, loading and calling the saved models, and the clear errors for bad model files."""
 
 import shutil
+from pathlib import Path
 
 import digitkit
 import keras
 import numpy as np
 import pytest
 from digit_images import mnist_digits
-from digitkit import MODEL_NAMES, ModelLoadError, available_models, load_model, predict_proba
+from digitkit import (
+    MODEL_DIR_VARIABLE,
+    ModelLoadError,
+    available_models,
+    load_model,
+    model_dir,
+    predict_proba,
+)
 
-FOUND = available_models()
+FOUND = available_models(digitkit.DEFAULT_MODEL_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -19,31 +27,29 @@ def real_inputs() -> tuple[np.ndarray, np.ndarray]:
     return images[::5].reshape(-1, 784).astype(np.float32) / 255, labels[::5]
 
 
-@pytest.fixture(scope="module")
-def best_model() -> keras.Model:
-    assert FOUND, f"no model in {digitkit.DEFAULT_MODEL_DIR}"
-    return load_model(next(iter(FOUND.values())))
-
-
-def test_model_names_are_best_first():
-    assert MODEL_NAMES == ("ensemble", "cnn", "mlp")
-
-
-def test_the_committed_models_are_found_best_first():
-    assert "mlp" in FOUND, f"models/mlp.keras is missing from {digitkit.DEFAULT_MODEL_DIR}"
-    assert list(FOUND) == [name for name in MODEL_NAMES if name in FOUND]
+def test_the_three_committed_models_are_found_best_first():
+    assert list(FOUND) == ["ensemble", "cnn", "mlp"], f"models missing from {digitkit.DEFAULT_MODEL_DIR}"
     assert all(path.is_file() and path.parent == digitkit.DEFAULT_MODEL_DIR for path in FOUND.values())
 
 
-def test_available_models_lists_only_existing_files(tmp_path):
+def test_available_models_lists_only_existing_files_best_first(tmp_path):
     assert available_models(tmp_path) == {}
-    (tmp_path / "mlp.keras").write_bytes(b"x")
-    (tmp_path / "ensemble.keras").write_bytes(b"x")
-    (tmp_path / "notes.keras").write_bytes(b"x")
-    assert available_models(str(tmp_path)) == {
-        "ensemble": tmp_path / "ensemble.keras",
-        "mlp": tmp_path / "mlp.keras",
-    }
+    for name in ("mlp", "notes", "cnn", "ensemble"):  # written worst first
+        (tmp_path / f"{name}.keras").write_bytes(b"x")
+    assert list(available_models(str(tmp_path)).items()) == [
+        ("ensemble", tmp_path / "ensemble.keras"),
+        ("cnn", tmp_path / "cnn.keras"),
+        ("mlp", tmp_path / "mlp.keras"),
+    ]
+
+
+def test_the_model_folder_is_models_unless_digit_model_dir_says_otherwise(tmp_path, monkeypatch):
+    monkeypatch.delenv(MODEL_DIR_VARIABLE, raising=False)
+    assert model_dir() == digitkit.DEFAULT_MODEL_DIR == Path(digitkit.__file__).parents[2] / "models"
+    monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tmp_path))
+    (tmp_path / "cnn.keras").write_bytes(b"x")
+    assert model_dir() == tmp_path
+    assert available_models() == {"cnn": tmp_path / "cnn.keras"}
 
 
 @pytest.mark.parametrize("name", list(FOUND))
@@ -77,12 +83,37 @@ def test_text_file_is_not_a_keras_model(tmp_path):
     assert "\n" not in str(caught.value)
 
 
-def test_truncated_model_file_is_refused(tmp_path):
+@pytest.mark.parametrize("keep", [0.5, 0.99])
+def test_truncated_model_file_is_called_truncated_not_missing(tmp_path, keep):
     whole = next(iter(FOUND.values())).read_bytes()
     cut = tmp_path / "cut.keras"
-    cut.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(ModelLoadError, match=f"^{cut}: not a readable Keras model"):
+    cut.write_bytes(whole[: int(len(whole) * keep)])
+    with pytest.raises(ModelLoadError) as caught:
         load_model(cut)
+    assert str(caught.value) == f"{cut}: not a readable Keras model (the file is truncated or corrupt)"
+
+
+def test_model_file_with_damaged_contents_is_called_corrupt(tmp_path):
+    whole = bytearray(FOUND["mlp"].read_bytes())
+    middle = len(whole) // 2  # inside the weights, which the archive stores uncompressed with a checksum
+    whole[middle : middle + 8] = bytes(255 - b for b in whole[middle : middle + 8])
+    damaged = tmp_path / "mlp.keras"
+    damaged.write_bytes(bytes(whole))
+    with pytest.raises(
+        ModelLoadError, match=rf"^{damaged}: not a readable Keras model \(the file is corrupt"
+    ):
+        load_model(damaged)
+
+
+def test_model_without_softmax_is_refused_in_one_line(tmp_path):
+    scores = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10)])  # raw scores, no softmax
+    path = tmp_path / "scores.keras"
+    scores.save(path)
+    with pytest.raises(ModelLoadError) as caught:
+        load_model(path)
+    assert str(caught.value) == (
+        f"{path}: the model's outputs are not probabilities (rows summing to 1); does its last layer lack a softmax?"
+    )
 
 
 def test_model_of_another_shape_is_refused(tmp_path):

@@ -14,20 +14,20 @@ import digitkit
 import numpy as np
 import opencv_app
 import pytest
-from digit_images import render_row, stroke_runs, write_digit_video
-from digitkit import DrawingBoard
-from digitkit.annotate import BOX_COLOUR
+from digit_images import (
+    bar_code,
+    png_claiming_size,
+    render_row,
+    stroke_image,
+    stroke_runs,
+    write_digit_video,
+)
+from digitkit import DrawingBoard, prediction_from
+from digitkit.annotate import SURE_COLOUR, UNSURE_COLOUR
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "apps" / "opencv_app.py"
 BOARD_SIZE = 448
-
-
-@pytest.fixture(scope="module")
-def best_model():
-    found = digitkit.available_models()
-    assert found, f"no model in {digitkit.DEFAULT_MODEL_DIR}"
-    return digitkit.load_model(next(iter(found.values())))
 
 
 def draw_digit(board: DrawingBoard, label: int, index: int = 0) -> None:
@@ -108,8 +108,9 @@ def test_real_digits_drawn_stroke_by_stroke_are_recognised(best_model, label):
     draw_digit(board, label)
     prediction = board.update_prediction(best_model, "best")
     assert prediction.digit == label
-    assert prediction.top3[0] == (prediction.digit, prediction.confidence)
-    assert [p for _, p in prediction.top3] == sorted((p for _, p in prediction.top3), reverse=True)
+    top3 = prediction.ranked(3)
+    assert top3[0] == (prediction.digit, prediction.confidence)
+    assert [p for _, p in top3] == sorted((p for _, p in top3), reverse=True)
     assert prediction.model_input.shape == (28, 28)
 
 
@@ -118,9 +119,11 @@ def test_prediction_is_reused_until_the_drawing_or_model_changes(best_model):
     draw_digit(board, 1)
     first = board.update_prediction(best_model, "best")
     assert board.update_prediction(best_model, "best") is first
-    assert board.update_prediction(best_model, "other").model_name == "other"
+    second = board.update_prediction(best_model, "other")  # another model: predicted again
+    assert second is not first and second.digit == first.digit
+    assert board.update_prediction(best_model, "other") is second
     board.begin_stroke(50, 50)
-    assert board.update_prediction(best_model, "other") is not first
+    assert board.update_prediction(best_model, "other") is not second
 
 
 def test_board_view_shows_prediction_corner_input_and_help(best_model):
@@ -130,30 +133,64 @@ def test_board_view_shows_prediction_corner_input_and_help(best_model):
     board.update_prediction(best_model, "mlp")
     view = opencv_app.render_board_view(board, "mlp")
     assert view.shape == (BOARD_SIZE, BOARD_SIZE, 3)
-    corner = view[62:146, BOARD_SIZE - 88 : BOARD_SIZE - 4]
-    expected = cv2.resize(board.prediction.model_input, (84, 84), interpolation=cv2.INTER_NEAREST)
-    assert np.abs(corner[:, :, 0] / 255 - expected).max() < 0.01  # the 28x28 model input, enlarged
+    corner = view[62:146, BOARD_SIZE - 88 : BOARD_SIZE - 4, 0].astype(np.float32) / 255
+    # the 28x28 model input, each of its pixels a 3x3 square
+    blocks = corner.reshape(28, 3, 28, 3).transpose(0, 2, 1, 3).reshape(28, 28, 9)
+    assert np.ptp(blocks, axis=2).max() < 0.01
+    assert np.abs(blocks[:, :, 4] - board.prediction.model_input).max() < 0.01
     assert not blank_view[62:146, BOARD_SIZE - 88 : BOARD_SIZE - 4].any()
     banner = view[:58, :200]
-    assert ((banner[:, :, 1] > 150) & (banner[:, :, 2] < 120)).sum() > 50  # the green prediction
+    assert board.prediction.sure
+    assert (banner == SURE_COLOUR).all(axis=2).sum() > 50  # the prediction, in the sure colour
+    assert not (view[:58] == UNSURE_COLOUR).all(axis=2).any()
     assert view[BOARD_SIZE - 28 :].max() > 200  # the help line
+
+
+def test_unsure_drawing_is_shown_orange_with_a_question_mark_and_not_sure(best_model):
+    board = DrawingBoard(BOARD_SIZE)
+    draw_digit(board, 4)
+    model_input = board.update_prediction(best_model, "mlp").model_input
+    probabilities = np.zeros(10, np.float32)
+    probabilities[[4, 9]] = [0.947, 0.053]
+    board.prediction = prediction_from(probabilities, model_input)  # what an unsure model would give
+    view = opencv_app.render_board_view(board, "mlp")
+    assert opencv_app.details_line(board.prediction) == "Not sure: 4 (94%) or 9 (5%)"  # the web page's words
+    assert board.prediction.label == "4?"
+    banner = view[:58]
+    assert (banner == UNSURE_COLOUR).all(axis=2).sum() > 50
+    assert not (banner == SURE_COLOUR).all(axis=2).any()
 
 
 # ---------------------------------------------------------------- models and display
 
 
-def test_model_choices_default_to_the_best_found():
-    choices = opencv_app.model_choices(None, digitkit.DEFAULT_MODEL_DIR)
-    assert choices == list(digitkit.available_models().items())
+def test_model_choices_default_to_the_best_found(tmp_path):
+    for name in ("mlp", "cnn"):
+        (tmp_path / f"{name}.keras").write_bytes(b"x")
+    assert opencv_app.model_choices(None, tmp_path) == [
+        ("cnn", tmp_path / "cnn.keras"),
+        ("mlp", tmp_path / "mlp.keras"),
+    ]
 
 
 def test_model_choices_put_the_named_model_first(tmp_path):
-    first_name, first_path = next(iter(digitkit.available_models().items()))
-    copy = tmp_path / "mine.keras"
-    shutil.copy(first_path, copy)
-    choices = opencv_app.model_choices(str(copy), digitkit.DEFAULT_MODEL_DIR)
-    assert choices[0] == ("mine", copy)
-    assert choices[1:] == list(digitkit.available_models().items())
+    for name in ("mlp", "ensemble"):
+        (tmp_path / f"{name}.keras").write_bytes(b"x")
+    mine = tmp_path / "elsewhere" / "mine.keras"
+    mine.parent.mkdir()
+    mine.write_bytes(b"x")
+    assert opencv_app.model_choices(str(mine), tmp_path) == [
+        ("mine", mine),
+        ("ensemble", tmp_path / "ensemble.keras"),
+        ("mlp", tmp_path / "mlp.keras"),
+    ]
+    assert opencv_app.model_choices("mlp", tmp_path)[0] == ("mlp", tmp_path / "mlp.keras")
+
+
+def test_the_model_folder_comes_from_digit_model_dir(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(digitkit.MODEL_DIR_VARIABLE, str(tmp_path))
+    assert opencv_app.main(["--image", "anything.png"]) == 1
+    assert capsys.readouterr().err.strip().startswith(f"opencv_app: no model found in {tmp_path}")
 
 
 def test_missing_models_are_one_clear_line(tmp_path):
@@ -209,15 +246,19 @@ def row_photo(tmp_path_factory) -> tuple[Path, str]:
     return path, row.text
 
 
+def assert_enlarged_copy(annotated: np.ndarray, original: np.ndarray) -> None:
+    """The annotated copy of a small photo is the photo enlarged to 900 px wide, same proportions."""
+    assert annotated.shape[1] == 900 and original.shape[1] < 900
+    assert abs(annotated.shape[0] - original.shape[0] * 900 / original.shape[1]) <= 1
+
+
 def test_batch_mode_prints_the_digits_last_and_writes_an_annotated_copy(row_photo, capsys):
     path, text = row_photo
     assert opencv_app.main(["--image", str(path)]) == 0
     assert last_line(capsys.readouterr().out) == text
     annotated = cv2.imread(str(path.with_name("row_annotated.png")))
-    original = cv2.imread(str(path))
-    assert annotated.shape == original.shape
-    boxes_drawn = (annotated[:, :, 1] == 200) & (annotated[:, :, 0] == 0) & (annotated[:, :, 2] == 0)
-    assert boxes_drawn.sum() > 100
+    assert_enlarged_copy(annotated, cv2.imread(str(path)))
+    assert (annotated == SURE_COLOUR).all(axis=2).sum() > 100  # the boxes, green: sure of each digit
 
 
 def test_batch_mode_writes_where_out_says(row_photo, tmp_path, capsys):
@@ -225,7 +266,42 @@ def test_batch_mode_writes_where_out_says(row_photo, tmp_path, capsys):
     out = tmp_path / "marked.jpg"
     assert opencv_app.main(["--image", str(path), "--out", str(out), "--model", "mlp"]) == 0
     assert last_line(capsys.readouterr().out) == text
-    assert cv2.imread(str(out)).shape == cv2.imread(str(path)).shape
+    assert_enlarged_copy(cv2.imread(str(out)), cv2.imread(str(path)))
+
+
+def test_batch_mode_never_writes_over_the_input_image(row_photo, tmp_path, capsys):
+    path, _ = row_photo
+    before = path.read_bytes()
+    for out in (path, path.parent / "." / path.name, tmp_path / "link.png"):
+        if out.name == "link.png":
+            out.symlink_to(path)
+        assert opencv_app.main(["--image", str(path), "--out", str(out)]) == 1
+        error = capsys.readouterr().err.strip()
+        assert (
+            error
+            == f"opencv_app: {out}: --out names the input image; choose another file for the annotated copy"
+        )
+    assert path.read_bytes() == before
+
+
+def test_batch_mode_never_replaces_an_existing_file(row_photo, tmp_path, capsys):
+    path, text = row_photo
+    taken = tmp_path / "taken.png"
+    taken.write_bytes(b"the user's file")
+    assert opencv_app.main(["--image", str(path), "--out", str(taken)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"opencv_app: {taken}: already exists; choose another --out (files are never replaced)"
+    )
+    assert taken.read_bytes() == b"the user's file"
+    # Without --out, a second run writes beside the first annotated copy instead of over it.
+    copy = tmp_path / "row.png"
+    shutil.copy(path, copy)
+    assert opencv_app.main(["--image", str(copy)]) == 0
+    first = (tmp_path / "row_annotated.png").read_bytes()
+    assert opencv_app.main(["--image", str(copy), "--model", "mlp"]) == 0
+    output = capsys.readouterr().out
+    assert f"annotated copy: {tmp_path / 'row_annotated-2.png'}" in output and last_line(output) == text
+    assert (tmp_path / "row_annotated.png").read_bytes() == first
 
 
 def test_batch_mode_from_the_command_line(row_photo, tmp_path):
@@ -255,6 +331,51 @@ def test_batch_mode_blank_page_reports_no_digits(tmp_path, capsys):
     cv2.imwrite(str(path), np.full((200, 300), 230, np.uint8))
     assert opencv_app.main(["--image", str(path)]) == 1
     assert capsys.readouterr().err.strip() == f"opencv_app: {path}: no digits found"
+
+
+def solid_bar(bar: tuple[slice, slice]) -> np.ndarray:
+    """A 200 x 300 white image with a black bar where `bar` says."""
+    image = np.full((200, 300), 255, np.uint8)
+    image[bar] = 0
+    return image
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("bar.png", lambda: solid_bar(np.s_[:, 100:200]), "no digits found"),
+        ("stroke.png", lambda: stroke_image(12, 4000), "no digits found"),
+        ("long-stroke.png", lambda: stroke_image(20, 20000), "no digits found"),
+        ("bars.png", lambda: bar_code(350), "more than 300 digit-like shapes"),
+    ],
+    ids=["solid-bar", "stroke-12x4000", "stroke-20x20000", "350-bars"],
+)
+def test_batch_mode_odd_images_are_one_line(tmp_path, capsys, name, make, message):
+    path = tmp_path / name
+    cv2.imwrite(str(path), make())
+    assert opencv_app.main(["--image", str(path), "--model", "mlp"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"opencv_app: {path}: {message}") and "\n" not in error
+
+
+def test_batch_mode_solid_band_gives_a_reading_or_no_digits_never_a_traceback(tmp_path):
+    path = tmp_path / "band.png"
+    cv2.imwrite(str(path), solid_bar(np.s_[60:140, :]))
+    result = run_app("--image", str(path), "--model", "mlp")
+    assert "Traceback" not in result.stderr
+    if result.returncode == 0:
+        assert last_line(result.stdout).isdigit()
+    else:
+        assert result.returncode == 1 and result.stderr.strip() == f"opencv_app: {path}: no digits found"
+
+
+def test_batch_mode_extreme_shape_is_refused_in_one_line(tmp_path, capsys):
+    path = tmp_path / "strip.png"
+    path.write_bytes(png_claiming_size(1, 39_000_000))
+    assert opencv_app.main(["--image", str(path)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"opencv_app: {path}: the image is too long (1x39000000 pixels; at most 20000 on a side)"
+    )
 
 
 def test_unreadable_model_file_is_one_line_without_traceback(row_photo, tmp_path):
@@ -417,14 +538,3 @@ def test_real_window_draws_and_predicts_under_xvfb(x_display, tmp_path):
         if app.poll() is None:
             app.kill()
         app.communicate(timeout=30)
-
-
-def test_annotate_boxes_each_digit_and_leaves_an_empty_reading_alone(best_model):
-    row = render_row("726", seed=1)
-    text, boxes, probabilities = digitkit.read_digits(row.image, best_model)
-    marked = digitkit.annotate(row.image, boxes, probabilities)
-    assert np.array_equal(digitkit.annotate(row.image, [], np.zeros((0, 10))), row.image)
-    for box in boxes:  # each box's outline is drawn in green
-        assert marked[box.y, box.x + box.w // 2].tolist() == list(BOX_COLOUR)
-    labels = (marked[:, :, 2] > 200) & (marked[:, :, 1] < 80)
-    assert labels.sum() > 20 * len(text)  # a red label per digit

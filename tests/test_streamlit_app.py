@@ -18,23 +18,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from digit_images import digit_drawing, mnist_digits, render_row
-from digitkit.models import available_models, load_model, predict_proba
+from digitkit.models import MODEL_DIR_VARIABLE, available_models, predict_proba
+from digitkit.prediction import UNSURE_THRESHOLD, predict_drawing, prediction_from
 from digitkit.preprocess import to_model_input
-from digitkit.segment import DigitBox
+from page_images import canvas_to_gray, enlarge, read_upload
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from webapp_logic import (
-    MODEL_DIR_VARIABLE,
-    SURE_COLOUR,
-    UNSURE_COLOUR,
-    UNSURE_THRESHOLD,
-    annotate,
-    canvas_to_gray,
-    enlarge,
-    judge,
-    predict_drawing,
-    read_upload,
-)
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "streamlit_app.py"
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -66,13 +55,6 @@ class FakeCanvas:
 def _repo_models(monkeypatch):
     """Every test uses the committed models unless it says otherwise."""
     monkeypatch.delenv(MODEL_DIR_VARIABLE, raising=False)
-
-
-@pytest.fixture(scope="module")
-def best_model():
-    models = available_models(MODELS)
-    assert models, f"no committed model in {MODELS}"
-    return load_model(next(iter(models.values())))
 
 
 def run_app(monkeypatch, drawing: np.ndarray | None = None) -> tuple[AppTest, FakeCanvas]:
@@ -123,7 +105,7 @@ def test_chart_shows_the_models_probabilities_for_the_drawing(monkeypatch, best_
     drawing = digit_drawing(3, 280, index=5)
     expected = predict_proba(best_model, to_model_input(drawing, invert=False).reshape(1, -1))[0]
     at, _ = run_app(monkeypatch, drawing)
-    assert texts(at, "subheader") == [judge(expected).text]
+    assert texts(at, "subheader") == [prediction_from(expected, None).headline]
     chart = at.get("vega_lite_chart")[0].proto
     table = pa.ipc.open_stream(chart.datasets[0].data.data).read_all().to_pandas()
     assert table["digit"].tolist() == [str(d) for d in range(10)]
@@ -137,9 +119,9 @@ def test_unsure_drawing_says_not_sure_with_the_top_candidates(monkeypatch, best_
     unsure = None
     for index in np.argsort(confidence)[:50]:
         drawing = cv2.resize(images[index], (280, 280), interpolation=cv2.INTER_LINEAR)
-        _, probabilities = predict_drawing(best_model, drawing)
-        if probabilities.max() < UNSURE_THRESHOLD:
-            unsure = drawing, probabilities
+        prediction = predict_drawing(best_model, drawing)
+        if not prediction.sure:
+            unsure = drawing, prediction.probabilities
             break
     assert unsure is not None, "no real digit the model is unsure of among its 50 least sure"
     drawing, probabilities = unsure
@@ -242,31 +224,19 @@ def test_uploaded_row_is_read_left_to_right(monkeypatch, text, ext, dark_ink):
     assert not at.error
 
 
-def test_annotation_boxes_each_digit_green_when_sure_orange_when_not(best_model):
+def test_upload_reading_holds_what_the_model_saw_and_an_enlarged_annotated_copy(best_model):
     row = render_row("52", seed=1)
-    reading = read_upload(best_model, encode(row.image, ".png"), "row.png")
-    assert len(reading.boxes) == 2 and reading.boxes[0].x < reading.boxes[1].x
-    assert all(field.shape == (28, 28) for field in reading.fields)
-    sure = [judge(row) for row in reading.probabilities]
-    unsure = [judge(row, threshold=1.01) for row in reading.probabilities]
-    for verdicts, colour in [(sure, SURE_COLOUR), (unsure, UNSURE_COLOUR)]:
-        if verdicts is sure:
-            assert all(v.sure for v in verdicts), "the model should be sure of these clear digits"
-        annotated = annotate(reading.image, reading.boxes, verdicts)
-        scale = annotated.shape[1] / row.image.shape[1]
-        assert scale >= 1 and abs(annotated.shape[0] - row.image.shape[0] * scale) <= 1
-        for box in reading.boxes:  # the bottom edge of each box is drawn in the verdict's colour
-            y = round((box.y + box.h) * scale) - 2
-            edge = annotated[y, round(box.x * scale) + 3 : round((box.x + box.w) * scale) - 3]
-            assert (edge == colour).all(axis=1).mean() > 0.9
-
-
-def test_annotation_of_a_big_photo_is_shrunk_for_the_page():
-    photo = np.full((3000, 4000, 3), 230, np.uint8)
-    box = DigitBox(1000, 1000, 400, 600, crop=np.zeros((600, 400), np.uint8))
-    annotated = annotate(photo, [box], [judge(np.eye(10)[8])])
-    assert annotated.shape == (1350, 1800, 3)
-    assert (annotated[1000 * 1350 // 3000 + 40, 1000 * 1800 // 4000] == SURE_COLOUR).all()  # left edge
+    upload_reading = read_upload(best_model, encode(row.image, ".png"), "row.png")
+    reading = upload_reading.reading
+    assert reading.text == "52" and reading.boxes[0].x < reading.boxes[1].x
+    for box, prediction in zip(reading.boxes, reading.predictions, strict=True):
+        # the input shown is the one the model gave these probabilities for
+        assert prediction.model_input.shape == (28, 28) and box.crop.shape == (box.h, box.w)
+        again = predict_proba(best_model, prediction.model_input.reshape(1, -1))[0]
+        np.testing.assert_allclose(again, prediction.probabilities, atol=1e-5)
+    height, width = upload_reading.annotated.shape[:2]
+    scale = width / row.image.shape[1]
+    assert scale == 4 and abs(height - row.image.shape[0] * scale) <= 1  # small photos: enlarged 4x at most
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -309,25 +279,6 @@ def test_canvas_to_gray_keeps_ink_and_blacks_out_transparency():
     gray = canvas_to_gray(rgba)
     assert gray.dtype == np.uint8 and gray.shape == (4, 4)
     assert gray[1, 1] == 255 and gray[2, 2] == 0 and gray.sum() == 255
-
-
-def test_judge_is_sure_only_at_the_threshold():
-    sure = np.full(10, (1 - UNSURE_THRESHOLD) / 9)
-    sure[6] = UNSURE_THRESHOLD
-    assert judge(sure).sure and judge(sure).text == "Prediction: 6"
-    unsure = np.zeros(10)
-    unsure[[4, 9, 7]] = [0.5, 0.42, 0.08]
-    verdict = judge(unsure)
-    assert not verdict.sure and verdict.digit == 4
-    assert verdict.text == "Not sure: 4 (50%) or 9 (42%) or 7 (8%)"
-
-
-def test_percentages_round_down_so_unsure_never_reads_as_the_threshold():
-    probabilities = np.zeros(10)
-    probabilities[[1, 7]] = [UNSURE_THRESHOLD - 0.003, 0.03]
-    verdict = judge(probabilities)
-    assert not verdict.sure
-    assert verdict.text == f"Not sure: 1 ({round(UNSURE_THRESHOLD * 100) - 1}%) or 7 (3%)"
 
 
 def test_enlarge_makes_square_pixels():

@@ -1,4 +1,4 @@
-"""Draw what was read onto an image: a box and a label per digit (OpenCV drawing, BGR)."""
+"""Draw what was read onto an image: a box and a label per digit, green when sure, orange with '?' when not."""
 
 from __future__ import annotations
 
@@ -7,49 +7,63 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from digitkit.pixels import scaled_size, to_bgr
+from digitkit.prediction import Prediction, Status
 from digitkit.segment import DigitBox
 
-BOX_COLOUR = (0, 200, 0)  # BGR
-LABEL_COLOUR = (0, 0, 255)
+SURE_COLOUR = (0, 160, 0)  # BGR: green
+UNSURE_COLOUR = (0, 120, 230)  # BGR: orange
+STATUS_COLOURS = {Status.SURE: SURE_COLOUR, Status.UNSURE: UNSURE_COLOUR}
+LABEL_TEXT_COLOUR = (255, 255, 255)
+DISPLAY_WIDTH = (
+    900  # small images are enlarged to this width (at most 4x) so boxes and labels stay legible ...
+)
+MAX_DISPLAY_WIDTH = 1800  # ... and big ones shrunk to this (a page column or a screen is narrower anyway) ...
+MAX_DISPLAY_HEIGHT = 2400  # ... and to this height
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def as_bgr(image: np.ndarray) -> np.ndarray:
-    """A uint8 BGR copy of a gray, BGR or BGRA image, ready to draw on."""
-    array = np.asarray(image)
-    if array.dtype != np.uint8:
-        values = array.astype(np.float32)
-        scale = 255.0 if values.size and values.max() <= 1.0 else 1.0
-        array = np.clip(values * scale, 0, 255).astype(np.uint8)
-    if array.ndim == 2:
-        return cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
-    if array.shape[2] == 4:
-        return cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
-    return array.copy()
+def colour_of(prediction: Prediction) -> tuple[int, int, int]:
+    """The BGR colour the apps show a prediction in: green when sure, orange when not."""
+    return STATUS_COLOURS[prediction.status]
 
 
-def annotate(image: np.ndarray, boxes: Sequence[DigitBox], probabilities: np.ndarray) -> np.ndarray:
-    """A BGR copy of the image with each digit boxed and labelled with its reading and confidence."""
-    canvas = as_bgr(image)
-    if not boxes:
-        return canvas
-    # labels sized to the digits, so they are readable on small photos and on large scans alike
-    scale = max(0.35, float(np.median([box.h for box in boxes])) / 90)
-    thickness = max(1, round(scale * 1.5))
-    for box, row in zip(boxes, probabilities, strict=True):
-        digit = int(np.argmax(row))
-        cv2.rectangle(canvas, (box.x, box.y), (box.x + box.w - 1, box.y + box.h - 1), BOX_COLOUR, thickness)
-        label = f"{digit} {row[digit]:.0%}"
-        (_, text_height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, thickness)
-        above = box.y - 4
-        baseline_y = above if above - text_height >= 0 else box.y + box.h + text_height + 4
+def display_scale(height: int, width: int) -> float:
+    """The factor that makes an image of this size comfortable to look at (see DISPLAY_WIDTH)."""
+    scale = min(4.0, DISPLAY_WIDTH / width) if width < DISPLAY_WIDTH else min(1.0, MAX_DISPLAY_WIDTH / width)
+    return min(scale, MAX_DISPLAY_HEIGHT / height)
+
+
+def annotate(
+    image: np.ndarray,
+    boxes: Sequence[DigitBox],
+    predictions: Sequence[Prediction],
+    scale: float | None = None,
+) -> np.ndarray:
+    """A BGR copy of the image, resized by `scale` (default: display_scale), with each digit boxed and labelled.
+
+    Labels are sized to their digit; unsure digits are orange and labelled with a '?'.
+    """
+    height, width = np.asarray(image).shape[:2]
+    scale = display_scale(height, width) if scale is None else scale
+    canvas = to_bgr(image)
+    if scale != 1:
+        shrink = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        canvas = cv2.resize(canvas, scaled_size(height, width, scale), interpolation=shrink)
+    thickness = max(2, round(max(canvas.shape[:2]) / 400))
+    for box, prediction in zip(boxes, predictions, strict=True):
+        x, y, w, h = (round(v * scale) for v in (box.x, box.y, box.w, box.h))
+        colour = colour_of(prediction)
+        cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), colour, thickness)
+        font_scale = max(0.5, h / 90)
+        (text_w, text_h), baseline = cv2.getTextSize(prediction.label, FONT, font_scale, thickness)
+        top = y - text_h - baseline - 2 * thickness
+        if top < 0:  # no room above the box: label inside it
+            top = y
+        bottom = top + text_h + baseline + thickness
+        cv2.rectangle(canvas, (x, top), (x + text_w + 2 * thickness, bottom), colour, -1)
+        origin = (x + thickness, top + text_h + thickness)
         cv2.putText(
-            canvas,
-            label,
-            (box.x, baseline_y),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.6 * scale,
-            LABEL_COLOUR,
-            thickness,
-            cv2.LINE_AA,
+            canvas, prediction.label, origin, FONT, font_scale, LABEL_TEXT_COLOUR, thickness, cv2.LINE_AA
         )
     return canvas

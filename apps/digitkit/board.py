@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from digitkit.files import write_image
-from digitkit.models import predict_proba
-from digitkit.preprocess import has_ink, to_model_input_image
-from digitkit.reading import top_k
+from digitkit.files import write_new_image
+from digitkit.prediction import Prediction, predict_drawing
+from digitkit.preprocess import has_ink
 
 if TYPE_CHECKING:
     import keras
 
 Point = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """What a model made of the drawing: the digit, its probability, the top 3 and the 28x28 input."""
-
-    model_name: str
-    digit: int
-    confidence: float
-    top3: list[tuple[int, float]]
-    model_input: np.ndarray = field(repr=False, compare=False)
 
 
 class DrawingBoard:
@@ -85,19 +72,13 @@ class DrawingBoard:
         return bool(self.strokes) and has_ink(self.ink, invert=False)
 
     def update_prediction(self, model: keras.Model, model_name: str) -> Prediction | None:
-        """Predict again if the drawing or the model changed since the last prediction; return it."""
+        """Predict again if the drawing or the model (by name) changed since the last prediction; return it."""
         if self._predicted_for == (self._changes, model_name):
             return self.prediction
         self._predicted_for = (self._changes, model_name)
-        if not self.has_ink:
-            self.prediction = None
-            return None
-        model_input = to_model_input_image(self.ink, invert=False)
-        probabilities = predict_proba(model, model_input.reshape(1, -1))[0]
-        ranked = top_k(probabilities, 3)
-        self.prediction = Prediction(model_name, ranked[0][0], ranked[0][1], ranked, model_input)
+        self.prediction = predict_drawing(model, self.ink) if self.has_ink else None
         return self.prediction
 
     def save(self, path: str | Path) -> Path:
-        """Save the drawing (white on black) as an image file, atomically; returns the path."""
-        return write_image(path, self.ink)
+        """Save the drawing (white on black) as a new image file at `path` or a free name beside it."""
+        return write_new_image(path, self.ink)

@@ -6,10 +6,15 @@ import io
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_PIXELS = 40_000_000  # larger images are refused before decoding (decompression bombs)
+from digitkit.pixels import scaled_size, work_scale
+
+MAX_PIXELS = 40_000_000  # larger images are refused before decoding (decompression bombs) ...
+MAX_SIDE = 20_000  # ... and so are longer sides (Pillow keeps a pointer per row: 1 x 39,000,000 costs 0.7 GB)
+ORIENTATION_TAG = 0x0112  # EXIF: how the camera held the picture
 
 
 class ImageReadError(ValueError):
@@ -22,18 +27,35 @@ def _to_bgr(image: Image.Image) -> np.ndarray:
         values = np.asarray(image, dtype=np.float64)
         low, high = float(values.min()), float(values.max())
         scaled = np.zeros_like(values) if high == low else (values - low) * (255.0 / (high - low))
-        gray = scaled.astype(np.uint8)
-        return np.repeat(gray[:, :, np.newaxis], 3, axis=2)
+        return cv2.cvtColor(scaled.astype(np.uint8), cv2.COLOR_GRAY2BGR)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(paper, rgba)
-    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    return np.ascontiguousarray(rgb[:, :, ::-1])
+    if image.mode == "L":
+        return cv2.cvtColor(np.asarray(image), cv2.COLOR_GRAY2BGR)
+    rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+def _shrunk(image: Image.Image) -> Image.Image:
+    """The image within WORK_PIXELS and WORK_SIDE (area-averaged), or as it is when it already fits."""
+    width, height = image.size
+    scale = work_scale(height, width)
+    if scale == 1:
+        return image
+    if image.mode == "1":  # nearest-neighbour shrinking (all Pillow does for bilevel images) drops strokes
+        image = image.convert("L")
+    elif image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    return image.resize(scaled_size(height, width, scale), Image.Resampling.BOX)
 
 
 def decode_image(data: bytes, name: str) -> np.ndarray:
-    """Decode an image file's bytes to an 8-bit BGR array (H, W, 3); ImageReadError names the file."""
+    """Decode an image file's bytes to an 8-bit BGR array (H, W, 3); ImageReadError names the file.
+
+    Images over WORK_PIXELS or WORK_SIDE come back shrunk to fit (a JPEG is decoded smaller directly).
+    """
     if not data:
         raise ImageReadError(f"{name}: the file is empty")
     try:
@@ -46,10 +68,17 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
                     f"{name}: the image is too large ({width}x{height} pixels;"
                     f" at most {MAX_PIXELS // 1_000_000} megapixels)"
                 )
+            if max(width, height) > MAX_SIDE:
+                raise ImageReadError(
+                    f"{name}: the image is too long ({width}x{height} pixels; at most {MAX_SIDE} on a side)"
+                )
             if width == 0 or height == 0:
                 raise ImageReadError(f"{name}: the image has no pixels ({width}x{height})")
+            if image.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 of the size where that still fits
+                image.draft(image.mode, scaled_size(height, width, work_scale(height, width)))
             image.load()
-            image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
+            image = ImageOps.exif_transpose(image, in_place=False) if _rotated(image) else image
+            image = _shrunk(image)
     except ImageReadError:
         raise
     except UnidentifiedImageError as error:
@@ -61,6 +90,11 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageReadError(f"{name}: the image is corrupt or truncated ({error})") from error
     return _to_bgr(image)
+
+
+def _rotated(image: Image.Image) -> bool:
+    """True when the image's EXIF says it is stored turned or mirrored (phone photos)."""
+    return image.getexif().get(ORIENTATION_TAG, 1) != 1
 
 
 def read_image_file(path: str | Path) -> np.ndarray:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from digitkit.quiet_keras import import_keras
+
 if TYPE_CHECKING:  # keras takes seconds to import: only the functions that need it import it
     import keras
 
 MODEL_NAMES = ("ensemble", "cnn", "mlp")  # best first
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"  # the repository's models/ ...
+MODEL_DIR_VARIABLE = "DIGIT_MODEL_DIR"  # ... unless this environment variable names another folder
 INPUT_SIZE = 784
 CLASS_COUNT = 10
+PROBABILITY_TOLERANCE = 1e-3  # a model's output rows must sum to 1 within this (softmax in float32)
 _BATCH_SIZE = 1024
 
 
@@ -21,9 +27,15 @@ class ModelLoadError(RuntimeError):
     """A model file is missing, unreadable, not a Keras model or not of the project's contract shape."""
 
 
-def available_models(model_dir: str | Path = DEFAULT_MODEL_DIR) -> dict[str, Path]:
-    """The saved models found in `model_dir`, by name, best first (only files that exist)."""
-    folder = Path(model_dir)
+def model_dir() -> Path:
+    """Where both apps look for `ensemble.keras`, `cnn.keras` and `mlp.keras`: $DIGIT_MODEL_DIR or models/."""
+    configured = os.environ.get(MODEL_DIR_VARIABLE, "").strip()
+    return Path(configured) if configured else DEFAULT_MODEL_DIR
+
+
+def available_models(folder: str | Path | None = None) -> dict[str, Path]:
+    """The saved models found in `folder` (default: model_dir()), by name, best first (files that exist)."""
+    folder = model_dir() if folder is None else Path(folder)
     paths = {name: folder / f"{name}.keras" for name in MODEL_NAMES}
     return {name: path for name, path in paths.items() if path.is_file()}
 
@@ -37,13 +49,51 @@ def _first_line(error: BaseException) -> str:
     return sentence if len(sentence) <= 200 else sentence[:197] + "..."
 
 
-def load_model(path: str | Path) -> keras.Model:
-    """Load a saved model and check it takes (N, 784) and gives (N, 10); ModelLoadError names the file."""
-    import keras
+def _check_archive(path: Path) -> None:
+    """ModelLoadError unless a .keras file is a whole zip archive (Keras calls a broken one "File not found")."""
+    if path.suffix != ".keras":
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()  # reads every member and checks its CRC
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ModelLoadError(
+            f"{path}: not a readable Keras model (the file is truncated or corrupt)"
+        ) from error
+    if damaged is not None:
+        raise ModelLoadError(
+            f"{path}: not a readable Keras model (the file is corrupt: {damaged} is damaged)"
+        )
 
+
+def _check_outputs_are_probabilities(model: keras.Model, path: Path) -> None:
+    """ModelLoadError unless the model gives probabilities (rows of ten in [0, 1] summing to 1) on a probe."""
+    probe = np.random.default_rng(0).random((8, INPUT_SIZE), dtype=np.float32)
+    probe[0], probe[1] = 0.0, 1.0
+    try:
+        outputs = np.asarray(model.predict_on_batch(probe), dtype=np.float64)
+    except Exception as error:  # whatever a broken model raises, it is reported as one line
+        raise ModelLoadError(f"{path}: the model fails on a test batch ({_first_line(error)})") from error
+    sums = outputs.sum(axis=1)
+    if not (
+        np.all(np.isfinite(outputs))
+        and outputs.min() >= -PROBABILITY_TOLERANCE
+        and outputs.max() <= 1 + PROBABILITY_TOLERANCE
+        and np.all(np.abs(sums - 1) <= PROBABILITY_TOLERANCE)
+    ):
+        raise ModelLoadError(
+            f"{path}: the model's outputs are not probabilities (rows summing to 1); does its last layer"
+            " lack a softmax?"
+        )
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a saved model and check it maps (N, 784) to (N, 10) probabilities; ModelLoadError names the file."""
     model_path = Path(path)
     if not model_path.is_file():
         raise ModelLoadError(f"{model_path}: model file not found")
+    _check_archive(model_path)
+    keras = import_keras()
     try:
         model = keras.models.load_model(model_path, compile=False)
     except Exception as error:  # Keras raises ValueError, OSError, zipfile errors... for bad files
@@ -57,6 +107,7 @@ def load_model(path: str | Path) -> keras.Model:
             f"{model_path}: expected input (None, {INPUT_SIZE}) and output (None, {CLASS_COUNT}),"
             f" got {input_shape} and {output_shape}"
         )
+    _check_outputs_are_probabilities(model, model_path)
     return model
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from digitkit.pixels import border_median, to_gray
+
 FIELD_SIZE = 28  # MNIST images are 28x28 ...
 DIGIT_SIZE = 20  # ... with the digit's longest side scaled to 20 px ...
 FIELD_CENTRE = 14.0  # ... and its centre of mass at (14, 14) (row, column), as measured on MNIST.
@@ -17,44 +19,20 @@ class EmptyImageError(ValueError):
 
 
 def _as_unit_gray(image: np.ndarray) -> np.ndarray:
-    """Return a 2-D float32 copy in [0, 1]; accepts gray or BGR/BGRA, uint8 or float."""
-    array = np.asarray(image)
-    if array.size == 0:
+    """A 2-D float32 copy in [0, 1] of any image digitkit.pixels accepts; EmptyImageError for 0 pixels."""
+    if np.asarray(image).size == 0:
         raise EmptyImageError("the image is empty (0 pixels)")
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        array = cv2.cvtColor(array[:, :, :3].astype(np.float32), cv2.COLOR_BGR2GRAY)
-    elif array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim != 2:
-        raise ValueError(f"expected a 2-D grayscale image, got shape {array.shape}")
-    if array.dtype == np.bool_:
-        return array.astype(np.float32)
-    gray = array.astype(np.float32)
-    if not np.all(np.isfinite(gray)):
-        raise ValueError("the image holds NaN or infinite values")
-    # uint8 images and float images on the 0..255 scale are both common; floats up to 1.0 are already unit.
-    if np.issubdtype(array.dtype, np.integer) or gray.max() > 1.0:
-        gray /= 255.0 if gray.max() <= 255.0 else float(gray.max())
-    return np.clip(gray, 0.0, 1.0)
-
-
-def _background_level(gray: np.ndarray) -> float:
-    """Median of the image's outer frame: what the paper or board looks like."""
-    frame = max(1, min(gray.shape) // 20)
-    border = np.concatenate(
-        [gray[:frame].ravel(), gray[-frame:].ravel(), gray[:, :frame].ravel(), gray[:, -frame:].ravel()]
-    )
-    return float(np.median(border))
+    return to_gray(image).astype(np.float32) / 255.0
 
 
 def _ink_bright(gray: np.ndarray, invert: bool | None) -> np.ndarray:
     """Make ink bright on a dark background and stretch it so the background is 0 and the ink 1."""
     if invert is None:
-        invert = _background_level(gray) > 0.5
+        invert = border_median(gray) > 0.5
     ink = 1.0 - gray if invert else gray
     # The darker of the border's median and the image's 10th percentile: a tight crop of a '1' has ink
     # along most of its border, while a photo's paper may be uneven.
-    background = min(_background_level(ink), float(np.percentile(ink, 10)))
+    background = min(border_median(ink), float(np.percentile(ink, 10)))
     peak = float(ink.max())
     if peak - background < MIN_CONTRAST:
         return np.zeros_like(ink)

@@ -8,9 +8,14 @@ import cv2
 import numpy as np
 
 from digitkit.paper import ink_on_paper
+from digitkit.pixels import border_median, scaled_size, to_gray, work_scale
 
-SPECK_FRACTION = 0.00005  # pieces smaller than this share of the image's pixels are noise ...
-SPECK_SHARE_OF_LARGEST = 0.04  # ... and so are pieces below this share of the largest piece
+SPECK_SIDE_SHARE = (
+    0.005  # pieces whose longer side is under this share of the image's longer side are noise ...
+)
+SPECK_SHARE_OF_LARGEST = 0.04  # ... and so are pieces below this share of the largest piece's area
+MAX_PIECES = 400  # at most this many pieces, the largest, are considered (a row of digits has far fewer) ...
+MAX_DIGITS = 300  # ... and more digits than this is a page of text or a pattern, not digits to read
 MIN_HEIGHT_SHARE = 0.3  # a digit is at least this share of the tallest digit's height
 MIN_INK_CONTRAST = 35  # ink must stand out from the paper by this much (0..255) after levelling
 WIDE_RATIO = (
@@ -19,12 +24,21 @@ WIDE_RATIO = (
 TYPICAL_ASPECT = 0.75  # ... of digits about this wide (times their height), meeting ...
 CUT_DISTANCE_WEIGHT = 1.5  # ... where the ink is thinnest, near where such digits would meet
 MIN_PIECE_SHARE = 0.3  # ... and is split into pieces at least this share of the height wide
+LINE_RATIO = 25  # a blob wider than this times the digits' height is a line or a rule, not touching digits
 BACKGROUND_SCALE = 4  # the uneven paper is estimated on an image this many times smaller (speed)
+
+
+class TooManyDigitsError(ValueError):
+    """The image holds more digit-like shapes than MAX_DIGITS: a page of text or a pattern."""
 
 
 @dataclass(frozen=True)
 class DigitBox:
-    """One digit found in an image: its box in the image's pixels and its crop (ink bright on dark)."""
+    """One digit found in an image: its box in the image's pixels and its crop (ink bright on dark).
+
+    The crop comes from the resolution the search worked at: the box's own size for images up to
+    digitkit.pixels.WORK_PIXELS, smaller beyond.
+    """
 
     x: int
     y: int
@@ -52,40 +66,16 @@ class _Group:
         return self.y1 - self.y0
 
 
-def _to_gray_uint8(image: np.ndarray) -> np.ndarray:
-    """A 2-D uint8 view of a gray, BGR or BGRA image (uint8, or float on a 0..1 or 0..255 scale)."""
-    array = np.asarray(image)
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.dtype != np.uint8:
-        values = array.astype(np.float32)
-        if values.size and values.max() <= 1.0:
-            values *= 255.0
-        array = np.clip(values, 0, 255).astype(np.uint8)
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        array = cv2.cvtColor(array[:, :, :3], cv2.COLOR_BGR2GRAY)
-    if array.ndim != 2 or array.size == 0:
-        raise ValueError(f"expected a gray or BGR image, got shape {np.asarray(image).shape}")
-    return array
-
-
 def ink_map(image: np.ndarray) -> np.ndarray:
     """The image as uint8 with ink bright and the (possibly unevenly lit) paper levelled to about 0."""
     on_paper = ink_on_paper(image, MIN_INK_CONTRAST)  # dark ink on paper: shadows, page lines (paper.py)
     if on_paper is not None:
         return on_paper
-    gray = _to_gray_uint8(image)
+    gray = to_gray(image)
+    if gray.size == 0:
+        return gray.copy()
     blurred = cv2.GaussianBlur(gray, (3, 3), 0)
-    frame = max(1, min(gray.shape) // 20)
-    border = np.concatenate(
-        [
-            blurred[:frame].ravel(),
-            blurred[-frame:].ravel(),
-            blurred[:, :frame].ravel(),
-            blurred[:, -frame:].ravel(),
-        ]
-    )
-    ink = cv2.bitwise_not(blurred) if np.median(border) > 127 else blurred
+    ink = cv2.bitwise_not(blurred) if border_median(blurred) > 127 else blurred
     # The paper's level: an opening wider than any pen stroke wipes the strokes out and keeps the
     # slow changes of light. Done on a smaller copy, as the level changes slowly anyway.
     height, width = ink.shape
@@ -109,56 +99,59 @@ def _ink_mask(ink: np.ndarray) -> np.ndarray:
 
 
 def _pieces(mask: np.ndarray) -> tuple[np.ndarray, list[_Group]]:
-    """Connected pieces of ink without the specks: the label image and one group per piece."""
+    """Connected pieces of ink without the specks (the MAX_PIECES largest): the label image and one group each."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         return labels, []
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    min_area = max(3.0, SPECK_FRACTION * mask.size, SPECK_SHARE_OF_LARGEST * float(areas.max()))
+    stats = stats[1:]
+    areas = stats[:, cv2.CC_STAT_AREA]
+    sides = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    min_area = max(3.0, SPECK_SHARE_OF_LARGEST * float(areas.max()))
+    min_side = SPECK_SIDE_SHARE * max(mask.shape)
+    kept = np.flatnonzero((areas >= min_area) & (sides >= min_side))
+    if kept.size > MAX_PIECES:
+        kept = np.sort(kept[np.argsort(areas[kept], kind="stable")[::-1][:MAX_PIECES]])
     groups = []
-    for label in range(1, count):
-        x, y, w, h, area = stats[label]
-        if area >= min_area:
-            groups.append(_Group([label], int(x), int(y), int(x + w), int(y + h)))
+    for index in kept:
+        x, y, w, h = (int(v) for v in stats[index, :4])
+        groups.append(_Group([int(index) + 1], x, y, x + w, y + h))
     return labels, groups
 
 
-def _overlap(start_a: int, end_a: int, start_b: int, end_b: int) -> int:
-    """Length of the overlap of two half-open ranges."""
-    return max(0, min(end_a, end_b) - max(start_a, start_b))
+def _same_digit(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Which boxes (x0, y0, x1, y1 rows) hold pieces of one digit with which others: a (len, len) matrix.
 
-
-def _same_digit(a: _Group, b: _Group) -> bool:
-    """Pieces of one digit: one above the other (broken strokes), not side by side like slanted neighbours."""
-    x_shared = _overlap(a.x0, a.x1, b.x0, b.x1)
-    y_shared = _overlap(a.y0, a.y1, b.y0, b.y1)
-    stacked = x_shared >= 0.5 * min(a.width, b.width) and y_shared <= 0.25 * min(a.height, b.height)
-    inside = x_shared == min(a.width, b.width) and y_shared == min(a.height, b.height)
-    return stacked or inside
+    Pieces of one digit sit one above the other (broken strokes), not side by side like slanted
+    neighbours, or one inside the other.
+    """
+    a, b = boxes[:, np.newaxis, :], others[np.newaxis, :, :]
+    x_shared = np.maximum(0, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]))
+    y_shared = np.maximum(0, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]))
+    narrower = np.minimum(a[..., 2] - a[..., 0], b[..., 2] - b[..., 0])
+    shorter = np.minimum(a[..., 3] - a[..., 1], b[..., 3] - b[..., 1])
+    stacked = (x_shared >= 0.5 * narrower) & (y_shared <= 0.25 * shorter)
+    inside = (x_shared == narrower) & (y_shared == shorter)
+    return stacked | inside
 
 
 def _merge_pieces(groups: list[_Group]) -> list[_Group]:
-    """Join pieces that belong to one digit, until no two more do."""
+    """Join pieces that belong to one digit, a pair at a time (the first pair in list order), until no two do."""
     merged = list(groups)
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(merged)):
-            for j in range(i + 1, len(merged)):
-                a, b = merged[i], merged[j]
-                if _same_digit(a, b):
-                    merged[i] = _Group(
-                        a.labels + b.labels,
-                        min(a.x0, b.x0),
-                        min(a.y0, b.y0),
-                        max(a.x1, b.x1),
-                        max(a.y1, b.y1),
-                    )
-                    del merged[j]
-                    changed = True
-                    break
-            if changed:
-                break
+    boxes = np.array([(g.x0, g.y0, g.x1, g.y1) for g in merged], dtype=np.int64).reshape(-1, 4)
+    pairs = np.triu(_same_digit(boxes, boxes), 1)  # pairs[i, j] for i < j
+    while pairs.any():
+        i, j = divmod(int(np.argmax(pairs)), len(merged))
+        a, b = merged[i], merged[j]
+        merged[i] = _Group(
+            a.labels + b.labels, min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1)
+        )
+        del merged[j]
+        boxes = np.delete(boxes, j, axis=0)
+        boxes[i] = (merged[i].x0, merged[i].y0, merged[i].x1, merged[i].y1)
+        pairs = np.delete(np.delete(pairs, j, axis=0), j, axis=1)
+        row = _same_digit(boxes[i : i + 1], boxes)[0]
+        pairs[i, i + 1 :] = row[i + 1 :]
+        pairs[:i, i] = row[:i]
     return merged
 
 
@@ -216,18 +209,39 @@ def _upright_width(mask: np.ndarray) -> float:
     return mask.shape[1] - min(abs(slant), 1.0) * mask.shape[0]
 
 
-def _split_wide(labels: np.ndarray, group: _Group, digit_height: float) -> list[_Group]:
-    """Split a blob of touching digits at the column with the least ink, again until no piece is wide."""
+def _cut_in_two(labels: np.ndarray, group: _Group, digit_height: float) -> list[_Group] | None:
+    """The two parts of a blob of touching digits, cut at the column with the least ink; None if not wide."""
     if group.width <= WIDE_RATIO * digit_height:
-        return [group]
+        return None
     mask = _group_mask(labels, group)
     if _upright_width(mask) <= WIDE_RATIO * digit_height:
-        return [group]
+        return None
     cut = _best_cut(mask, digit_height)
     if cut is None:
-        return [group]
+        return None
     parts = [_tight_part(mask, group, 0, cut), _tight_part(mask, group, cut, group.width)]
-    return [piece for part in parts if part is not None for piece in _split_wide(labels, part, digit_height)]
+    return [part for part in parts if part is not None]
+
+
+def _split_wide(labels: np.ndarray, groups: list[_Group], digit_height: float) -> list[_Group]:
+    """Split blobs of touching digits into digits, cutting again until no part is wide.
+
+    A loop, not recursion, and bounded: each cut leaves parts at least MIN_PIECE_SHARE of a digit's height
+    wide, and TooManyDigitsError stops it once there are more than MAX_DIGITS parts.
+    """
+    digits, todo = [], list(groups)
+    while todo:
+        if len(digits) + len(todo) > MAX_DIGITS:
+            raise TooManyDigitsError(
+                f"more than {MAX_DIGITS} digit-like shapes: a page of text or a pattern, not digits to read"
+            )
+        part = todo.pop()
+        halves = _cut_in_two(labels, part, digit_height)
+        if halves is None:
+            digits.append(part)
+        else:
+            todo.extend(halves)
+    return digits
 
 
 def _crop(ink: np.ndarray, labels: np.ndarray, group: _Group) -> np.ndarray:
@@ -238,8 +252,20 @@ def _crop(ink: np.ndarray, labels: np.ndarray, group: _Group) -> np.ndarray:
 
 
 def find_digits(image: np.ndarray) -> list[DigitBox]:
-    """The digits in a gray or BGR image (dark ink on light paper or light on dark), left to right."""
-    ink = ink_map(image)
+    """The digits in a gray or BGR image (dark ink on light paper or light on dark), left to right.
+
+    Large images are searched at a lower resolution (digitkit.pixels.WORK_PIXELS); the boxes are in the
+    image's own pixels. TooManyDigitsError when there are more than MAX_DIGITS.
+    """
+    gray = to_gray(image)
+    if gray.size == 0:
+        return []
+    height, width = gray.shape
+    scale = work_scale(height, width)
+    if scale < 1:
+        # at most WORK_PIXELS: connected pieces of a 1 x 4,000,000 strip cost OpenCV 2 GB and 10 s
+        gray = cv2.resize(gray, scaled_size(height, width, scale), interpolation=cv2.INTER_AREA)
+    ink = ink_map(gray)
     labels, groups = _pieces(_ink_mask(ink))
     groups = _merge_pieces(groups)
     if not groups:
@@ -247,6 +273,16 @@ def find_digits(image: np.ndarray) -> list[DigitBox]:
     tallest = max(group.height for group in groups)
     groups = [group for group in groups if group.height >= MIN_HEIGHT_SHARE * tallest]
     digit_height = float(np.median([group.height for group in groups]))
-    digits = [part for group in groups for part in _split_wide(labels, group, digit_height)]
+    groups = [group for group in groups if group.width <= LINE_RATIO * digit_height]
+    digits = _split_wide(labels, groups, digit_height)
     digits.sort(key=lambda group: (group.x0 + group.x1) / 2)
-    return [DigitBox(d.x0, d.y0, d.width, d.height, _crop(ink, labels, d)) for d in digits]
+    return [_box_in_image(d, scale, height, width, _crop(ink, labels, d)) for d in digits]
+
+
+def _box_in_image(group: _Group, scale: float, height: int, width: int, crop: np.ndarray) -> DigitBox:
+    """The group's box in the pixels of the image the search was given (it may have worked smaller)."""
+    if scale == 1:
+        return DigitBox(group.x0, group.y0, group.width, group.height, crop)
+    x0, y0 = int(group.x0 / scale), int(group.y0 / scale)
+    x1, y1 = min(width, int(np.ceil(group.x1 / scale))), min(height, int(np.ceil(group.y1 / scale)))
+    return DigitBox(x0, y0, max(1, x1 - x0), max(1, y1 - y0), crop)
