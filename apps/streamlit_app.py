@@ -25,6 +25,27 @@ DEFAULT_STROKE = 18  # a digit drawn ~200 px tall shrinks to 20 px: an 18 px str
 MODEL_LABELS = {"ensemble": "Ensemble", "cnn": "CNN", "mlp": "MLP"}
 MAX_INPUTS_SHOWN = 40  # "What the model saw" shows at most this many of an upload's digits
 
+# A file over server.maxUploadSize (.streamlit/config.toml) is refused by the browser: the uploader shows
+# it with an error, but keeps the previous file uploaded and the app is not told, so the page would keep
+# showing the previous file's reading under the refused one. This script, run in the page, removes the
+# previous file whenever the newest one in the uploader was refused; the app then reruns without a file.
+DROP_FILE_BEFORE_A_REFUSED_ONE = """<script>
+(() => {
+  if (window.digitAppWatchesUploads) return;
+  window.digitAppWatchesUploads = true;
+  const refused = (chip) => chip.querySelector('[data-testid="stFileChipIconError"]') !== null;
+  new MutationObserver(() => {
+    for (const list of document.querySelectorAll('[data-testid="stFileChips"]')) {
+      const chips = [...list.querySelectorAll('[data-testid="stFileChip"]')];
+      if (chips.length < 2 || !refused(chips[chips.length - 1])) continue;
+      for (const chip of chips.filter((chip) => !refused(chip))) {
+        chip.querySelector('[data-testid="stFileChipDeleteBtn"] button')?.click();
+      }
+    }
+  }).observe(document.body, { childList: true, subtree: true });
+})();
+</script>"""
+
 log = logging.getLogger(__name__)
 
 
@@ -104,6 +125,7 @@ def upload_section(model_path: Path, modified: float) -> None:
         "A photo or scan of one digit or a row of digits (PNG or JPEG), dark ink on light paper or light on dark",
         type=["png", "jpg", "jpeg"],
     )
+    st.html(DROP_FILE_BEFORE_A_REFUSED_ONE, unsafe_allow_javascript=True)
     if upload is None:
         return
     try:

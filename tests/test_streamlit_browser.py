@@ -21,8 +21,8 @@ import pytest
 from digit_images import render_row, stroke_runs
 from digitkit.preprocess import to_model_input_image
 from local_web import free_port, local_server
+from page_images import canvas_to_gray
 from playwright.sync_api import Browser, Page, expect
-from webapp_logic import canvas_to_gray
 
 pytestmark = pytest.mark.slow
 
@@ -224,13 +224,19 @@ def test_uploaded_photo_of_a_row_is_read(browser, app_url, tmp_path):
     settled(page)
     if SCREENSHOTS:
         page.screenshot(path=str(Path(SCREENSHOTS) / "streamlit_upload.png"), full_page=True)
+    read = page.get_by_role("heading", name="Read: 40213")
     page.locator('input[type="file"]').set_input_files(
         files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture at all"}]
     )
     expect(page.get_by_text("Could not read this file. notes.png: not an image")).to_be_visible(
         timeout=ANSWER_TIMEOUT_MS
     )
-    # Over the limit in .streamlit/config.toml: Streamlit refuses the file before the app sees it.
+    expect(read).to_have_count(0)  # the refused file replaced the photo: its reading is gone
+    page.locator('input[type="file"]').set_input_files(str(photo))
+    expect(read).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    settled(page)
+    # Over the limit in .streamlit/config.toml: Streamlit refuses the file before the app sees it, and
+    # the photo before it is removed too, so the page does not go on showing the photo's reading.
     config = (ROOT / ".streamlit" / "config.toml").read_text()
     limit_mb = int(re.search(r"^maxUploadSize\s*=\s*(\d+)", config, re.MULTILINE).group(1))
     page.locator('input[type="file"]').set_input_files(
@@ -239,6 +245,11 @@ def test_uploaded_photo_of_a_row_is_read(browser, app_url, tmp_path):
     expect(page.get_by_text(re.compile(r"File must be [\d.]+ ?MB or smaller"))).to_be_visible(
         timeout=ANSWER_TIMEOUT_MS
     )
+    expect(read).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)
+    settled(page)
+    # A photo uploaded after the refused file is read as usual.
+    page.locator('input[type="file"]').set_input_files(str(photo))
+    expect(read).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     assert "Traceback" not in page.content()
     page.context.close()
 
