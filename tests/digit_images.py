@@ -183,21 +183,26 @@ def stroke_runs(label: int, size: int, index: int = 0) -> list[tuple[tuple[int, 
 def photo_with_small_digits(
     text: str, size: int = 6000, digit_height: int = 80, seed: int = 0
 ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """A size x size gray photo of paper (uneven light, sensor noise) with a row of small real digits in
-    the middle, like a phone photo of a page; the image and the digits' true boxes (x, y, w, h)."""
+    """A big gray photo of paper with a row of small real digits in the middle, and the digits' boxes.
+
+    Like a phone photo of a page: size x size pixels, light falling off towards two edges, sensor noise;
+    the boxes are (x, y, w, h) in the photo's pixels.
+    """
     rng = np.random.default_rng(seed)
     row = render_row(text, digit_height=digit_height, seed=seed, noise=0, uneven_light=0)
     light = np.linspace(-15, 15, size, dtype=np.float32)
-    paper = (205 + light[np.newaxis, :] + light[:, np.newaxis]).astype(np.float32)
-    noise = rng.normal(0, 6, (512, 512)).astype(np.float32)  # tiled: a 6000 x 6000 draw would cost 288 MB
-    reps = (size + 511) // 512
-    photo = np.clip(paper + np.tile(noise, (reps, reps))[:size, :size], 0, 255)
-    ink = 215.0 - cv2.cvtColor(row.image, cv2.COLOR_BGR2GRAY).astype(np.float32)  # how much darker than paper
-    top, left = (size - ink.shape[0]) // 2, (size - ink.shape[1]) // 2
-    region = photo[top : top + ink.shape[0], left : left + ink.shape[1]]
-    region -= np.clip(ink, 0, None)
-    boxes = [(x + left, y + top, w, h) for x, y, w, h in row.boxes]
-    return np.clip(photo, 0, 255).astype(np.uint8), boxes
+    noise = rng.normal(0, 6, (512, 512)).astype(np.float32)
+    noise = np.tile(noise, (1, size // 512 + 1))[:, :size]  # repeated: a size x size draw costs GBs
+    photo = np.empty((size, size), np.uint8)
+    for top in range(0, size, 512):  # a band at a time, to keep the float copies small
+        rows = slice(top, min(size, top + 512))
+        band = (205 + light[rows, np.newaxis]) + light[np.newaxis, :] + noise[: rows.stop - top]
+        photo[rows] = np.clip(band, 0, 255)
+    darker = 215 - cv2.cvtColor(row.image, cv2.COLOR_BGR2GRAY).astype(np.int16)  # the ink, over paper
+    top, left = (size - darker.shape[0]) // 2, (size - darker.shape[1]) // 2
+    region = photo[top : top + darker.shape[0], left : left + darker.shape[1]]
+    region[:] = np.clip(region - np.clip(darker, 0, None), 0, 255)
+    return photo, [(x + left, y + top, w, h) for x, y, w, h in row.boxes]
 
 
 def stroke_image(height: int, width: int) -> np.ndarray:

@@ -6,7 +6,8 @@ import digitkit.images
 import numpy as np
 import pytest
 from digit_images import digit_drawing, png_claiming_size
-from digitkit import ImageReadError, decode_image, read_image_file
+from digitkit import MAX_SIDE, ImageReadError, decode_image, read_image_file
+from digitkit.pixels import WORK_PIXELS
 from PIL import Image
 
 
@@ -81,6 +82,36 @@ def test_decompression_bomb_is_refused_from_its_header():
     # far larger ones are stopped by Pillow's own check while it reads the header
     with pytest.raises(ImageReadError, match=r"^bomb\.png: the image is too large"):
         decode_image(png_claiming_size(50_000, 50_000), "bomb.png")
+
+
+@pytest.mark.parametrize(("width", "height"), [(1, 39_000_000), (1, 4_000_000), (20_001, 10)])
+def test_extreme_shapes_are_refused_from_their_header(width, height):
+    with pytest.raises(ImageReadError) as caught:
+        decode_image(png_claiming_size(width, height), "strip.png")
+    assert str(caught.value) == (
+        f"strip.png: the image is too long ({width}x{height} pixels; at most {MAX_SIDE} on a side)"
+    )
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG"])
+def test_big_images_are_decoded_shrunk_to_the_size_digitkit_works_at(image_format):
+    photo = Image.new("RGB", (4000, 3000), (200, 200, 200))
+    photo.paste((0, 0, 0), (1000, 1000, 1100, 2000))  # a dark bar, 100 x 1000
+    image = decode_image(encoded(photo, image_format), f"big.{image_format.lower()}")
+    height, width = image.shape[:2]
+    assert height * width <= WORK_PIXELS and abs(width / height - 4 / 3) < 0.01
+    scale = width / 4000
+    bar = image[round(1500 * scale), round(1050 * scale)]
+    assert bar.max() < 60 and image[10, 10].min() > 180  # still the same picture
+
+
+def test_thin_strokes_survive_shrinking_a_big_black_and_white_scan():
+    scan = Image.new("1", (6000, 3000), 1)
+    for x in range(100, 6000, 400):
+        scan.paste(0, (x, 0, x + 2, 3000))  # 2-pixel lines
+    image = decode_image(encoded(scan), "scan.png")
+    assert image.shape[0] * image.shape[1] <= WORK_PIXELS
+    assert (image[:, :, 0].min(axis=0) < 200).sum() >= 15  # every line still shows
 
 
 def test_pixel_cap_is_checked_against_the_limit(monkeypatch):

@@ -94,6 +94,21 @@ def test_save_writes_the_drawing_as_png_atomically(tmp_path):
     assert target.stat().st_mode & 0o644 == 0o644  # readable like any file the user writes
 
 
+def test_two_saves_under_one_name_keep_both_drawings(tmp_path):
+    # The drawing window names saves by the second: two presses of 's' within one second share a name.
+    board = DrawingBoard(BOARD_SIZE)
+    draw_digit(board, 8)
+    eight = board.ink.copy()
+    first = board.save(tmp_path / "digit-20250101-120000.png")
+    board.clear()
+    draw_digit(board, 3)
+    second = board.save(tmp_path / "digit-20250101-120000.png")
+    assert (first.name, second.name) == ("digit-20250101-120000.png", "digit-20250101-120000-2.png")
+    assert np.array_equal(cv2.imread(str(first), cv2.IMREAD_GRAYSCALE), eight)
+    assert np.array_equal(cv2.imread(str(second), cv2.IMREAD_GRAYSCALE), board.ink)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, second.name])  # no temporary
+
+
 def test_save_to_a_missing_folder_fails_and_leaves_nothing(tmp_path):
     board = DrawingBoard(BOARD_SIZE)
     draw_digit(board, 8)

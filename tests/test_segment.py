@@ -3,8 +3,8 @@
 import cv2
 import numpy as np
 import pytest
-from digit_images import render_row
-from digitkit import DigitBox, find_digits, read_digits
+from digit_images import bar_code, photo_with_small_digits, render_row, stroke_image
+from digitkit import DigitBox, TooManyDigitsError, find_digits, read_digits
 
 TEXTS = ["40213", "987654", "1357", "24680", "31415", "70952"]
 
@@ -110,6 +110,48 @@ def test_crops_are_bright_ink_on_dark_and_fit_their_boxes():
         assert np.median(frame) < 40
 
 
+def test_small_digits_in_a_big_photo_are_found_not_taken_for_specks():
+    photo, truth = photo_with_small_digits("40213", size=6000, digit_height=80)
+    assert_boxes_match(find_digits(photo), truth)  # boxes in the photo's own pixels
+
+
+def test_a_row_in_a_very_wide_image_is_found_where_it_is():
+    row = render_row("52806", seed=4)
+    wide = np.full((row.image.shape[0], 9000, 3), 215, np.uint8)  # wider than the resolution searched
+    wide[:, 4000 : 4000 + row.image.shape[1]] = row.image
+    truth = [(x + 4000, y, w, h) for x, y, w, h in row.boxes]
+    assert_boxes_match(find_digits(wide), truth)
+
+
+@pytest.mark.parametrize("shape", [(12, 4000), (20, 20000)])
+def test_one_long_stroke_is_a_line_not_a_row_of_digits(shape):
+    assert find_digits(stroke_image(*shape)) == []  # it used to be cut piece by piece, recursively
+
+
+def test_a_strip_millions_of_pixels_long_is_searched_without_trouble():
+    strip = np.full((4_000_000, 1), 255, np.uint8)
+    strip[::7] = strip[1::7] = strip[2::7] = 0  # 571,000 separate dashes, a piece each
+    assert find_digits(strip) == []
+    assert find_digits(strip.T) == []
+
+
+def test_hundreds_of_shapes_are_too_many_digits():
+    assert len(find_digits(bar_code(120))) == 120  # a long row of 1s is still read
+    with pytest.raises(TooManyDigitsError, match="more than 300 digit-like shapes"):
+        find_digits(bar_code(350))
+
+
+def test_solid_blots_are_not_read_as_digits(best_model):
+    bar = np.full((200, 300), 255, np.uint8)
+    bar[:, 100:200] = 0  # a crop of it holds no strokes, only ink
+    assert read_digits(bar, best_model).boxes == []
+
+
+def test_empty_and_one_pixel_images_have_no_digits():
+    for image in (np.zeros((0, 0), np.uint8), np.zeros((5, 0, 3), np.uint8), np.array([[0]], np.uint8)):
+        assert find_digits(image) == []
+
+
 def test_read_digits_reads_photo_like_rows(best_model):
     rows = [render_row(text, seed=seed, uneven_light=40) for seed, text in enumerate(TEXTS)]
     rows += [render_row(text, seed=seed, dark_ink=False) for seed, text in enumerate(TEXTS)]
@@ -135,6 +177,11 @@ def test_read_digits_on_slanted_and_touching_rows(best_model):
             right += sum(a == b for a, b in zip(text, row.text, strict=True))
         total += len(row.text)
     assert right / total >= 0.75
+
+
+def test_read_digits_reads_small_digits_in_a_big_photo(best_model):
+    photo, _ = photo_with_small_digits("40213")
+    assert read_digits(photo, best_model).text == "40213"
 
 
 def test_read_digits_of_blank_image_is_empty(best_model):

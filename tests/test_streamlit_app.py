@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pyarrow as pa
 import pytest
-from digit_images import digit_drawing, mnist_digits, render_row
+from digit_images import bar_code, digit_drawing, mnist_digits, png_claiming_size, render_row, stroke_image
 from digitkit.models import MODEL_DIR_VARIABLE, available_models, predict_proba
 from digitkit.prediction import UNSURE_THRESHOLD, predict_drawing, prediction_from
 from digitkit.preprocess import to_model_input
@@ -259,6 +259,46 @@ def test_bad_upload_gets_a_clear_message(monkeypatch, name, make, message):
     at = upload(monkeypatch, name, make())
     assert len(at.error) == 1 and message in at.error[0].value and name in at.error[0].value
     assert "Traceback" not in at.error[0].value
+    assert not [s for s in texts(at, "subheader") if s.startswith("Read:")]
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("strip.png", lambda: png_claiming_size(1, 39_000_000), "the image is too long (1x39000000 pixels"),
+        ("bars.png", lambda: encode(bar_code(350), ".png"), "more than 300 digit-like shapes"),
+    ],
+    ids=["1x39000000", "350-bars"],
+)
+def test_hostile_upload_gets_one_clear_message(monkeypatch, name, make, message):
+    at = upload(monkeypatch, name, make())
+    assert len(at.error) == 1 and message in at.error[0].value and name in at.error[0].value
+    assert "Something went wrong" not in at.error[0].value
+    assert not [s for s in texts(at, "subheader") if s.startswith("Read:")]
+
+
+@pytest.mark.parametrize(
+    ("name", "image"),
+    [
+        ("bar.png", np.pad(np.zeros((200, 100), np.uint8), ((0, 0), (100, 100)), constant_values=255)),
+        ("stroke.png", stroke_image(12, 4000)),
+    ],
+    ids=["solid-bar", "stroke-12x4000"],
+)
+def test_upload_of_no_digit_says_so_without_blaming_the_user(monkeypatch, name, image):
+    at = upload(monkeypatch, name, encode(image, ".png"))
+    assert not at.error  # no "Something went wrong (EmptyImageError ...)", no RecursionError
+    (warning,) = [w.value for w in at.warning]
+    assert warning.startswith(f"No digits found in {name}") and "draw or upload a digit first" not in warning
+    assert not [s for s in texts(at, "subheader") if s.startswith("Read:")]
+
+
+def test_a_refused_upload_replaces_the_previous_reading(monkeypatch):
+    row = render_row("316", seed=3)
+    at = upload(monkeypatch, "row.png", encode(row.image, ".png"))
+    assert "Read: 316" in texts(at, "subheader")
+    at.file_uploader[0].upload("notes.png", b"not a picture", "image/png").run()
+    assert len(at.error) == 1 and "notes.png: not an image" in at.error[0].value
     assert not [s for s in texts(at, "subheader") if s.startswith("Read:")]
 
 
