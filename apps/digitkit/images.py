@@ -60,7 +60,7 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
         raise ImageReadError(f"{name}: the file is empty")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")  # bomb warnings, "Corrupt EXIF data"...: errors are ours to say
             image = Image.open(io.BytesIO(data))
             width, height = image.size  # read from the header: nothing is decoded yet
             if width * height > MAX_PIXELS:
@@ -78,7 +78,7 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
                 image.draft(image.mode, scaled_size(height, width, work_scale(height, width)))
             image.load()
             image = ImageOps.exif_transpose(image, in_place=False) if _rotated(image) else image
-            image = _shrunk(image)
+            return _to_bgr(_shrunk(image))
     except ImageReadError:
         raise
     except UnidentifiedImageError as error:
@@ -89,7 +89,6 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
         ) from error
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageReadError(f"{name}: the image is corrupt or truncated ({error})") from error
-    return _to_bgr(image)
 
 
 def _rotated(image: Image.Image) -> bool:

@@ -26,7 +26,7 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
         return array.astype(np.uint8) * 255
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
         raise ImageArrayError(f"expected numeric pixel values, got dtype {array.dtype}")
-    values = array.astype(np.float32)
+    values = array.astype(np.float64 if array.dtype == np.float64 else np.float32)  # float64: no overflow
     if not np.all(np.isfinite(values)):
         raise ImageArrayError("the image holds NaN or infinite values")
     peak = float(values.max()) if values.size else 0.0
