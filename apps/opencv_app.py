@@ -122,15 +122,14 @@ def require_display() -> None:
         )
 
 
-def write_state(path: Path | None, board: DrawingBoard, model_name: str, saved: Path | None) -> None:
-    """Write the board's state as JSON (for scripts and tests), atomically."""
-    if path is None:
-        return
+def board_state(board: DrawingBoard, model_name: str, saved: Path | None) -> dict:
+    """The board's state as the window shows it, for --state-file (scripts and tests)."""
     prediction = board.prediction
-    state = {
+    return {
         "ready": True,
         "model": model_name,
         "strokes": len(board.strokes),
+        "pen_down": board.drawing,
         "has_ink": board.has_ink,
         "prediction": None
         if prediction is None
@@ -143,7 +142,12 @@ def write_state(path: Path | None, board: DrawingBoard, model_name: str, saved: 
         },
         "saved": None if saved is None else str(saved),
     }
-    digitkit.write_bytes_atomic(path, json.dumps(state, indent=2).encode())
+
+
+def write_state(path: Path | None, state: dict) -> None:
+    """Write a board state as JSON, atomically (nothing when no --state-file was given)."""
+    if path is not None:
+        digitkit.write_bytes_atomic(path, json.dumps(state, indent=2).encode())
 
 
 # ---------------------------------------------------------------- drawing mode
@@ -181,7 +185,7 @@ def render_board_view(board: DrawingBoard, model_name: str, message: str = "") -
 
 
 def details_line(prediction: Prediction) -> str:
-    """The line beside the digit: the top 3 when sure, `Not sure: 9 (94%) or 4 (5%)` (as the web page says) if not."""
+    """Beside the digit: the top 3 when sure, else the web page's words (`Not sure: 9 (94%) or 4 (5%)`)."""
     if not prediction.sure:
         return prediction.headline
     return "top 3  " + "  ".join(f"{digit}:{percent(p)}" for digit, p in prediction.ranked(3))
@@ -190,11 +194,13 @@ def details_line(prediction: Prediction) -> str:
 def _mouse_handler(board: DrawingBoard) -> Callable[[int, int, int, int, object], None]:
     """An OpenCV mouse callback that draws on the board while the left button is down."""
 
-    def on_mouse(event: int, x: int, y: int, _flags: int, _param: object) -> None:
+    def on_mouse(event: int, x: int, y: int, flags: int, _param: object) -> None:
         if event == cv2.EVENT_LBUTTONDOWN:
             board.begin_stroke(x, y)
-        elif event == cv2.EVENT_MOUSEMOVE:
+        elif event == cv2.EVENT_MOUSEMOVE and flags & cv2.EVENT_FLAG_LBUTTON:
             board.extend_stroke(x, y)
+        elif event == cv2.EVENT_MOUSEMOVE:  # moving with the button up: its release never came, end there
+            board.end_stroke()
         elif event == cv2.EVENT_LBUTTONUP:
             board.extend_stroke(x, y)
             board.end_stroke()
@@ -233,14 +239,14 @@ def run_drawing(shelf: ModelShelf, size: int, save_dir: Path, state_file: Path |
     last_state = None
     while True:
         board.update_prediction(shelf.current(), shelf.name)
-        state = (board.prediction, len(board.strokes), shelf.name, saved)
-        if state != last_state:
-            write_state(state_file, board, shelf.name, saved)
-            last_state = state
         if message and time.monotonic() > message_until:
             message = ""
+        shown = board_state(board, shelf.name, saved)  # taken with the picture: the two always agree
         cv2.imshow(WINDOW, render_board_view(board, shelf.name, message))
-        key = cv2.waitKey(15) & 0xFF
+        key = cv2.waitKey(15) & 0xFF  # shows the picture, then takes the mouse and key events
+        if shown != last_state:
+            write_state(state_file, shown)
+            last_state = shown
         if key in (ord("q"), KEY_ESCAPE) or _window_closed():
             break
         if key == ord("c"):

@@ -140,6 +140,14 @@ def test_read_image_file_names_a_missing_file(tmp_path):
         read_image_file(missing)
 
 
+def test_read_image_file_refuses_a_huge_file_before_reading_it(tmp_path):
+    huge = tmp_path / "huge.png"
+    with huge.open("wb") as handle:
+        handle.truncate(300 * 2**20)  # sparse: 300 MB long, nothing written
+    with pytest.raises(ImageReadError, match=rf"^{huge}: the file is too large \(300 MB; at most 256 MB\)$"):
+        read_image_file(huge)
+
+
 def test_read_image_file_refuses_a_folder(tmp_path):
     with pytest.raises(ImageReadError, match="not a file"):
         read_image_file(tmp_path)

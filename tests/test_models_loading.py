@@ -16,6 +16,7 @@ from digitkit import (
     model_dir,
     predict_proba,
 )
+from digitkit.quiet_keras import is_start_up_chatter
 
 FOUND = available_models(digitkit.DEFAULT_MODEL_DIR)
 
@@ -149,3 +150,33 @@ def test_bad_batches_are_refused(best_model, batch, message):
 
 def test_empty_batch_gives_no_rows(best_model):
     assert predict_proba(best_model, np.zeros((0, 784), np.float32)).shape == (0, 10)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [  # what TensorFlow 2.21 writes on stderr when it starts on a machine without a GPU
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1795614797.878116    8085 port.cc:153] oneDNN custom operations are on. You may see"
+        " slightly different numerical results due to floating-point round-off errors.",
+        "I0000 00:00:1795614797.878499    8085 cudart_stub.cc:31] Could not find cuda drivers on your"
+        " machine, GPU will not be used.",
+        "E0000 00:00:1795614801.093674    8085 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA"
+        " error: Failed call to cuInit: UNKNOWN ERROR (303)",
+        "W1125 14:02:11.123456   12345 some/file.cc:7] a warning",
+    ],
+)
+def test_tensorflow_start_up_lines_are_recognised_as_chatter(line):
+    assert is_start_up_chatter(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "opencv_app: models/cnn.keras: model file not found",
+        "/path/keras/src/saving.py:12: UserWarning: something a user should see",
+        "Traceback (most recent call last):",
+        "WARNING: something else",
+    ],
+)
+def test_other_lines_on_stderr_are_kept(line):
+    assert not is_start_up_chatter(line)

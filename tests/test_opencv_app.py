@@ -129,6 +129,18 @@ def test_real_digits_drawn_stroke_by_stroke_are_recognised(best_model, label):
     assert prediction.model_input.shape == (28, 28)
 
 
+def test_mouse_draws_while_the_button_is_down_and_a_lost_release_does_not_keep_drawing():
+    board = DrawingBoard(BOARD_SIZE)
+    on_mouse = opencv_app._mouse_handler(board)
+    on_mouse(cv2.EVENT_LBUTTONDOWN, 100, 100, cv2.EVENT_FLAG_LBUTTON, None)
+    on_mouse(cv2.EVENT_MOUSEMOVE, 200, 100, cv2.EVENT_FLAG_LBUTTON, None)
+    assert board.drawing and board.ink[100, 150] == 255
+    on_mouse(cv2.EVENT_MOUSEMOVE, 200, 300, 0, None)  # the button is up, but no release came
+    assert not board.drawing and board.ink[250, 200] == 0
+    on_mouse(cv2.EVENT_MOUSEMOVE, 300, 300, 0, None)
+    assert board.strokes == [[(100, 100), (200, 100)]] and board.ink[300, 250] == 0
+
+
 def test_prediction_is_reused_until_the_drawing_or_model_changes(best_model):
     board = DrawingBoard(BOARD_SIZE)
     draw_digit(board, 1)
@@ -324,6 +336,7 @@ def test_batch_mode_from_the_command_line(row_photo, tmp_path):
     result = run_app("--image", str(path), "--out", str(tmp_path / "out.png"))
     assert result.returncode == 0, result.stderr
     assert last_line(result.stdout) == text
+    assert result.stderr == ""  # none of TensorFlow's start-up lines (oneDNN, CUDA drivers, cuInit)
 
 
 @pytest.mark.parametrize(
@@ -399,8 +412,8 @@ def test_unreadable_model_file_is_one_line_without_traceback(row_photo, tmp_path
     fake.write_text("not a model")
     result = run_app("--image", str(path), "--model", str(fake))
     assert result.returncode == 1
-    assert last_line(result.stderr).startswith(f"opencv_app: {fake}: not a readable Keras model")
-    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"opencv_app: {fake}: not a readable Keras model")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
 # ---------------------------------------------------------------- video mode
@@ -474,8 +487,8 @@ def x_display():
         server.wait(timeout=10)
 
 
-def wait_for_state(path: Path, condition, timeout: float = 60) -> dict:
-    """Poll the app's state file until `condition(state)` holds."""
+def wait_for_state(path: Path, condition, timeout: float = 60, app: subprocess.Popen | None = None) -> dict:
+    """Poll the app's state file until `condition(state)` holds (failing at once if the app has exited)."""
     deadline = time.monotonic() + timeout
     state = None
     while time.monotonic() < deadline:
@@ -483,6 +496,8 @@ def wait_for_state(path: Path, condition, timeout: float = 60) -> dict:
             state = json.loads(path.read_text())
             if condition(state):
                 return state
+        if app is not None and app.poll() is not None:
+            raise AssertionError(f"the app exited ({app.returncode}): {app.communicate()[1][-2000:]}")
         time.sleep(0.1)
     raise AssertionError(f"state never satisfied the condition; last state: {state}")
 
@@ -510,45 +525,131 @@ def test_real_window_draws_and_predicts_under_xvfb(x_display, tmp_path):
         text=True,
     )
     try:
-        wait_for_state(state_file, lambda state: state["ready"], timeout=90)
+        wait_for_state(state_file, lambda state: state["ready"], timeout=90, app=app)
         window = xdotool(
             x_display, "search", "--sync", "--onlyvisible", "--name", "^Digit recognition$"
         ).split()[0]
-        # The window is mapped before its event loop takes mouse input: move in, let it settle, then draw.
-        xdotool(x_display, "windowfocus", "--sync", window, "mousemove", "--window", window, "5", "5")
-        time.sleep(1.0)
-        runs = stroke_runs(label, BOARD_SIZE)
-        drag = []
-        for (x0, y), (x1, _) in runs:
-            drag += ["mousemove", "--window", window, str(x0), str(y), "mousedown", "1"]
-            drag += ["mousemove", "--window", window, str(x1), str(y), "mouseup", "1"]
-        xdotool(x_display, *drag)
-        state = wait_for_state(
-            state_file, lambda s: s["strokes"] == len(runs) and s["prediction"] is not None
-        )
-        assert state["prediction"]["digit"] == label
-        assert state["prediction"]["top3"][0][0] == label
-
         geometry = dict(
             line.split("=") for line in xdotool(x_display, "getwindowgeometry", "--shell", window).split()
         )
         left, top = int(geometry["X"]), int(geometry["Y"])
-        screen = np.asarray(ImageGrab.grab(xdisplay=x_display).convert("RGB"))
-        shot = screen[top : top + BOARD_SIZE, left : left + BOARD_SIZE]
-        (x0, y), (x1, _) = max(runs[len(runs) // 2 :], key=lambda run: run[1][0] - run[0][0])
-        assert shot[y, (x0 + x1) // 2].min() > 200  # the ink under a drawn stroke
-        corner = shot[62:146, BOARD_SIZE - 88 : BOARD_SIZE - 4]
-        assert (corner.max(axis=2) > 200).sum() > 200  # the 28x28 model input in the corner
-        banner = shot[:58, :200]
-        assert ((banner[:, :, 1] > 150) & (banner[:, :, 0] < 120)).sum() > 50  # the green prediction
 
-        xdotool(x_display, "key", "--window", window, "s")
-        saved = Path(wait_for_state(state_file, lambda s: s["saved"] is not None)["saved"])
+        def window_shot() -> np.ndarray:
+            screen = np.asarray(ImageGrab.grab(xdisplay=x_display).convert("RGB"))
+            return screen[top : top + BOARD_SIZE, left : left + BOARD_SIZE]
+
+        def painted(timeout: float) -> bool:
+            """True once the window shows its help line (bright text along the bottom)."""
+            deadline = time.monotonic() + timeout
+            while window_shot()[BOARD_SIZE - 28 :].max() <= 200:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.1)
+            return True
+
+        # Under load, Qt on a bare X server (no window manager) now and then misses the window's first
+        # Expose event and never paints it, though it takes input (about 1 run in 15 here). A window
+        # manager would expose it again; mapping it afresh does the same.
+        if not painted(timeout=5):
+            open("/tmp/repro/events.log", "a").write("nudged\n")
+            xdotool(x_display, "windowunmap", "--sync", window, "windowmap", "--sync", window)
+        assert painted(timeout=15), "the window was never painted"
+        # The window is mapped before its event loop takes mouse input: move in, let it settle, then draw.
+        xdotool(x_display, "windowfocus", "--sync", window, "mousemove", "--window", window, "5", "5")
+        time.sleep(1.0)
+
+        def send_until(send, received, again) -> dict:
+            """Send input until the app's state shows it arrived (at most 3 times); returns that state.
+
+            Under load the X server or Qt now and then loses a fake button or key press before the app
+            sees it (its callbacks never run; 2 or 3 of the 700 events of 25 runs here). `again(state)` says what to send
+            once more given what the app did see, or None when what it saw is wrong.
+            """
+            for attempt in range(3):
+                send()
+                try:
+                    return wait_for_state(state_file, received, timeout=10, app=app)
+                except AssertionError:
+                    send = again(json.loads(state_file.read_text()))
+                    if attempt == 2 or send is None:
+                        raise
+                    open("/tmp/repro/events.log", "a").write(
+                        f"again {json.loads(state_file.read_text())['strokes']} {json.loads(state_file.read_text())['pen_down']}\n"
+                    )
+            raise AssertionError("unreachable")
+
+        def drag(*points: tuple[int, int]) -> None:
+            """Press at the first point, move through the others, release at the last one."""
+            (x, y), *rest = points
+            steps = ["mousemove", "--sync", str(left + x), str(top + y), "mousedown", "1"]
+            for x, y in rest:
+                steps += ["mousemove", "--sync", str(left + x), str(top + y)]
+            xdotool(x_display, *steps, "mouseup", "1")
+
+        def stroke_again(state: dict, count: int, start: tuple[int, int], end: tuple[int, int]):
+            if (state["strokes"], state["pen_down"]) == (count - 1, False):  # the press was lost
+                return lambda: drag(start, end)
+            if (state["strokes"], state["pen_down"]) == (count, True):  # the release was lost:
+                x, y = end  # moving with the button up ends the stroke
+                return lambda: xdotool(x_display, "mousemove", "--sync", str(left + x), str(top + y + 3))
+            return None
+
+        runs = stroke_runs(label, BOARD_SIZE)
+        for count, (start, end) in enumerate(runs, start=1):  # one stroke at a time, as a hand draws
+            send_until(
+                lambda start=start, end=end: drag(start, end),
+                lambda s, n=count: s["strokes"] == n and not s["pen_down"],
+                lambda s, n=count, start=start, end=end: stroke_again(s, n, start, end),
+            )
+        state = wait_for_state(state_file, lambda s: s["prediction"] is not None, app=app)
+        assert state["prediction"]["digit"] == label
+        assert state["prediction"]["top3"][0][0] == label
+
+        (x0, y), (x1, _) = max(runs[len(runs) // 2 :], key=lambda run: run[1][0] - run[0][0])
+
+        def shown(shot: np.ndarray) -> tuple[bool, bool, bool]:
+            """The ink under a drawn stroke, the 28x28 model input in the corner, the green prediction."""
+            corner = shot[62:146, BOARD_SIZE - 88 : BOARD_SIZE - 4]
+            banner = shot[:58, :200]
+            return (
+                bool(shot[y, (x0 + x1) // 2].min() > 200),
+                bool((corner.max(axis=2) > 200).sum() > 200),
+                bool(((banner[:, :, 1] > 150) & (banner[:, :, 0] < 120)).sum() > 50),
+            )
+
+        # The window shows the drawing a moment after the app has drawn it: look until it does.
+        deadline = time.monotonic() + 15
+        while True:
+            seen = shown(window_shot())
+            if all(seen) or time.monotonic() > deadline:
+                break
+            assert app.poll() is None, f"the app exited ({app.returncode}): {app.communicate()[1][-2000:]}"
+            time.sleep(0.2)
+        assert seen == (True, True, True)
+
+        # Keys as a keyboard sends them (XTEST, to the focused window), like the mouse above, rather than
+        # events sent to the window (XSendEvent, "key --window"), which toolkits may treat differently.
+        def press(key: str) -> None:
+            xdotool(x_display, "windowfocus", "--sync", window, "key", key)
+
+        saved_state = send_until(
+            lambda: press("s"), lambda s: s["saved"] is not None, lambda s: lambda: press("s")
+        )
+        saved = Path(saved_state["saved"])
         assert saved.parent == tmp_path and cv2.imread(str(saved), cv2.IMREAD_GRAYSCALE).max() == 255
-        xdotool(x_display, "key", "--window", window, "c")
-        wait_for_state(state_file, lambda s: s["strokes"] == 0 and s["prediction"] is None)
-        xdotool(x_display, "key", "--window", window, "q")
-        assert app.wait(timeout=30) == 0
+        send_until(
+            lambda: press("c"),
+            lambda s: s["strokes"] == 0 and s["prediction"] is None,
+            lambda s: (lambda: press("c")) if s["strokes"] == len(runs) else None,
+        )
+        for attempt in range(3):  # "q" quits: no state to show it, the app just ends
+            press("q")
+            try:
+                assert app.wait(timeout=10 if attempt < 2 else 30) == 0
+                break
+            except subprocess.TimeoutExpired:
+                if attempt == 2:
+                    raise
     finally:
         if app.poll() is None:
             app.kill()

@@ -43,7 +43,6 @@ def app_url(tmp_path_factory) -> Iterator[str]:
     """`streamlit run apps/streamlit_app.py` on a free loopback port, with the committed models."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "DIGIT_MODEL_DIR"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     command = [
         sys.executable,
         "-m",
@@ -60,7 +59,9 @@ def app_url(tmp_path_factory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
     with local_server(command, ROOT, env, f"{url}/_stcore/health", log, START_TIMEOUT_S):
         yield url
-        assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+        output = log.read_text()
+        assert "Traceback" not in output, output[-3000:]
+        assert not any(word in output for word in ("cuInit", "oneDNN", "cuda", "absl")), output[-3000:]
 
 
 def open_app(browser: Browser, url: str, touch: bool = False) -> Page:

@@ -14,6 +14,7 @@ from digitkit.pixels import scaled_size, work_scale
 
 MAX_PIXELS = 40_000_000  # larger images are refused before decoding (decompression bombs) ...
 MAX_SIDE = 20_000  # ... and so are longer sides (Pillow keeps a pointer per row: 1 x 39,000,000 costs 0.7 GB)
+MAX_FILE_BYTES = 2**28  # files on disk over 256 MB are not read (40 MP even as 16-bit RGBA TIFF fits)
 ORIENTATION_TAG = 0x0112  # EXIF: how the camera held the picture
 
 
@@ -104,6 +105,11 @@ def read_image_file(path: str | Path) -> np.ndarray:
     if not file_path.is_file():
         raise ImageReadError(f"{file_path}: not a file")
     try:
+        size = file_path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImageReadError(
+                f"{file_path}: the file is too large ({size / 2**20:.0f} MB; at most {MAX_FILE_BYTES >> 20} MB)"
+            )
         data = file_path.read_bytes()
     except OSError as error:
         raise ImageReadError(f"{file_path}: cannot read the file ({error.strerror})") from error

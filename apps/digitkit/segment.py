@@ -10,11 +10,9 @@ import numpy as np
 from digitkit.paper import ink_on_paper
 from digitkit.pixels import border_median, scaled_size, to_gray, work_scale
 
-SPECK_SIDE_SHARE = (
-    0.005  # pieces whose longer side is under this share of the image's longer side are noise ...
-)
+SPECK_SIDE_SHARE = 0.005  # pieces shorter than this share of the image's longer side are noise ...
 SPECK_SHARE_OF_LARGEST = 0.04  # ... and so are pieces below this share of the largest piece's area
-MAX_PIECES = 400  # at most this many pieces, the largest, are considered (a row of digits has far fewer) ...
+MAX_PIECES = 400  # only the largest pieces are considered (a row of digits has far fewer) ...
 MAX_DIGITS = 300  # ... and more digits than this is a page of text or a pattern, not digits to read
 MIN_HEIGHT_SHARE = 0.3  # a digit is at least this share of the tallest digit's height
 MIN_INK_CONTRAST = 35  # ink must stand out from the paper by this much (0..255) after levelling
