@@ -52,7 +52,6 @@ def main() -> None:
     args = parser.parse_args()
 
     cores = pin_to_cores(CORES)
-    sys.path.insert(0, str(ROOT / "apps"))
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(CORES)

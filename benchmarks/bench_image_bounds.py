@@ -25,7 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # digit_images: the test suite's images of real digits
 UPLOAD_LIMIT = 10 * 2**20  # .streamlit/config.toml: maxUploadSize = 10
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "apps"), str(REPO / "tests")]
 
 import cv2  # noqa: E402
 import digitkit  # noqa: E402
