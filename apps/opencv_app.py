@@ -25,7 +25,8 @@ import digitkit  # noqa: E402
 import numpy as np  # noqa: E402
 from digitkit import DrawingBoard, ImageReadError, ModelLoadError, Prediction, TooManyDigitsError  # noqa: E402
 from digitkit.annotate import colour_of  # noqa: E402
-from digitkit.prediction import percent  # noqa: E402
+from digitkit.novelty import DigitCheck, NoveltyError, load_digit_check  # noqa: E402
+from digitkit.prediction import Status, percent  # noqa: E402
 
 PROGRAM = "opencv_app"
 WINDOW = "Digit recognition"
@@ -49,18 +50,33 @@ class ModelShelf:
     def __init__(self, choices: Sequence[tuple[str, Path]]) -> None:
         self.choices = list(choices)
         self.index = 0
-        self._loaded: dict[str, object] = {}
+        self._loaded: dict[str, tuple[object, DigitCheck | None]] = {}
 
     @property
     def name(self) -> str:
         return self.choices[self.index][0]
 
-    def current(self) -> object:
-        """The current model, loaded now if it wasn't yet (ModelLoadError if it can't be)."""
+    def _load(self) -> tuple[object, DigitCheck | None]:
+        """The current model and its "not a digit" check, loaded now if they weren't yet (ModelLoadError
+        if the model can't be; without its statistics the model is used unchecked, said in one line)."""
         name, path = self.choices[self.index]
         if name not in self._loaded:
-            self._loaded[name] = digitkit.load_model(path)
+            model = digitkit.load_model(path)
+            try:
+                check = load_digit_check(model, path)
+            except NoveltyError as error:
+                print(f"opencv_app: no 'not a digit' check: {error}", file=sys.stderr)
+                check = None
+            self._loaded[name] = (model, check)
         return self._loaded[name]
+
+    def current(self) -> object:
+        """The current model (see _load)."""
+        return self._load()[0]
+
+    def check(self) -> DigitCheck | None:
+        """The current model's "not a digit" check, None when it has none."""
+        return self._load()[1]
 
     def next(self) -> None:
         """Switch to the next model, round the list."""
@@ -170,6 +186,8 @@ def render_board_view(board: DrawingBoard, model_name: str, message: str = "") -
     else:
         colour = colour_of(prediction)
         headline = f"{prediction.label}  {percent(prediction.confidence)}"
+        if prediction.status is Status.NOT_A_DIGIT:
+            headline = "not a digit"
         cv2.putText(view, headline, (10, 40), FONT, 1.3, colour, 3, cv2.LINE_AA)
         cv2.putText(view, details_line(prediction), (200, 24), FONT, 0.45, colour, 1, cv2.LINE_AA)
         cv2.putText(view, f"model  {model_name}", (200, 46), FONT, 0.5, WHITE, 1, cv2.LINE_AA)
@@ -185,7 +203,10 @@ def render_board_view(board: DrawingBoard, model_name: str, message: str = "") -
 
 
 def details_line(prediction: Prediction) -> str:
-    """Beside the digit: the top 3 when sure, else the web page's words (`Not sure: 9 (94%) or 4 (5%)`)."""
+    """Beside the digit: the top 3 when sure, else the web page's words (`Not sure: 9 (94%) or 4 (5%)`);
+    nothing for a drawing that is not a digit."""
+    if prediction.status is Status.NOT_A_DIGIT:
+        return ""
     if not prediction.sure:
         return prediction.headline
     return "top 3  " + "  ".join(f"{digit}:{percent(p)}" for digit, p in prediction.ranked(3))
@@ -238,7 +259,7 @@ def run_drawing(shelf: ModelShelf, size: int, save_dir: Path, state_file: Path |
     message, message_until, saved = "", 0.0, None
     last_state = None
     while True:
-        board.update_prediction(shelf.current(), shelf.name)
+        board.update_prediction(shelf.current(), shelf.name, shelf.check())
         if message and time.monotonic() > message_until:
             message = ""
         shown = board_state(board, shelf.name, saved)  # taken with the picture: the two always agree
@@ -293,7 +314,7 @@ def run_frames(
     """Read, box and label the digits in each frame; shows them live or prints them; reports the fps."""
     if not headless:
         require_display()
-    model = shelf.current()
+    model, check = shelf.current(), shelf.check()
     frames, started = 0, time.perf_counter()
     try:
         while max_frames is None or frames < max_frames:
@@ -301,7 +322,7 @@ def run_frames(
             if not ok:
                 break
             try:
-                reading, problem = digitkit.read_digits(frame, model), ""
+                reading, problem = digitkit.read_digits(frame, model, check), ""
             except TooManyDigitsError as error:
                 reading, problem = digitkit.Reading([], []), f" ({error})"
             frames += 1
@@ -346,7 +367,7 @@ def run_image(path: Path, out: Path | None, shelf: ModelShelf) -> int:
     """
     target = annotated_copy_path(path, out)
     image = digitkit.read_image_file(path)
-    reading = digitkit.read_digits(image, shelf.current())
+    reading = digitkit.read_digits(image, shelf.current(), shelf.check())
     annotated = digitkit.annotate(image, reading.boxes, reading.predictions)
     try:
         if out is None:
@@ -359,10 +380,14 @@ def run_image(path: Path, out: Path | None, shelf: ModelShelf) -> int:
         ) from error
     except (OSError, ValueError) as error:
         raise AppError(f"{target}: cannot write the annotated copy ({error})") from error
+    digits = [p for p in reading.predictions if p.status is not Status.NOT_A_DIGIT]
+    skipped = len(reading.predictions) - len(digits)
     print(
-        f"{len(reading.boxes)} digit(s) found in {path} with the {shelf.name} model; annotated copy: {target}"
+        f"{len(digits)} digit(s) found in {path} with the {shelf.name} model"
+        + (f" ({skipped} mark(s) that are not digits left out)" if skipped else "")
+        + f"; annotated copy: {target}"
     )
-    for position, prediction in enumerate(reading.predictions, start=1):
+    for position, prediction in enumerate(digits, start=1):
         said = (
             f"{prediction.digit} ({percent(prediction.confidence)})"
             if prediction.sure

@@ -16,6 +16,7 @@ from digitkit.reading import Reading, read_digits
 
 if TYPE_CHECKING:
     import keras
+    from digitkit.novelty import DigitCheck
 
 
 def canvas_to_gray(rgba: np.ndarray) -> np.ndarray:
@@ -37,14 +38,15 @@ class UploadReading:
     annotated: np.ndarray
 
 
-def read_upload(model: keras.Model, data: bytes, name: str) -> UploadReading:
-    """Decode an uploaded file, read its digits with digitkit and annotate them.
+def read_upload(model: keras.Model, data: bytes, name: str, check: DigitCheck | None = None) -> UploadReading:
+    """Decode an uploaded file, read its digits with digitkit (marks that are not digits left out of the
+    number when the model has a DigitCheck) and annotate them.
 
     Raises digitkit.images.ImageReadError for anything that is not a readable image of sane size, and
     digitkit.segment.TooManyDigitsError for a page of text or a pattern.
     """
     image = decode_image(data, name)
-    reading = read_digits(image, model)
+    reading = read_digits(image, model, check)
     return UploadReading(reading, annotate(image, reading.boxes, reading.predictions))
 
 

@@ -13,8 +13,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from digitkit.images import ImageReadError
-from digitkit.models import MODEL_DIR_VARIABLE, ModelLoadError, available_models, load_model, model_dir
-from digitkit.prediction import UNSURE_THRESHOLD, Prediction, percent, predict_drawing
+from digitkit.models import (
+    MODEL_DIR_VARIABLE,
+    ModelLoadError,
+    available_models,
+    load_model,
+    model_dir,
+    model_version,
+)
+from digitkit.novelty import NoveltyError, load_digit_check
+from digitkit.prediction import UNSURE_THRESHOLD, Prediction, Status, percent, predict_drawing
 from digitkit.preprocess import has_ink
 from digitkit.segment import TooManyDigitsError
 from page_images import canvas_to_gray, enlarge, read_upload
@@ -22,7 +30,7 @@ from streamlit_drawable_canvas import st_canvas
 
 CANVAS_SIZE = 280  # 10x the model's 28x28 field
 DEFAULT_STROKE = 18  # a digit drawn ~200 px tall shrinks to 20 px: an 18 px stroke becomes MNIST's ~2 px
-MODEL_LABELS = {"ensemble": "Ensemble", "cnn": "CNN", "mlp": "MLP"}
+MODEL_LABELS = {"ensemble": "Ensemble", "distilled": "Distilled CNN", "cnn": "CNN", "mlp": "MLP"}
 MAX_INPUTS_SHOWN = 40  # "What the model saw" shows at most this many of an upload's digits
 
 # A file over server.maxUploadSize (.streamlit/config.toml) is refused by the browser: the uploader shows
@@ -51,8 +59,14 @@ log = logging.getLogger(__name__)
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=3)
 def cached_model(path: str, modified: float):
-    """One loaded model per file (and version of it), shared by every visitor."""
-    return load_model(path)
+    """One loaded model per file (and version of it), with its "not a digit" check (None when its
+    statistics are missing or out of date), shared by every visitor."""
+    model = load_model(path)
+    try:
+        return model, load_digit_check(model, path)
+    except NoveltyError as error:
+        log.warning("no 'not a digit' check: %s", error)
+        return model, None
 
 
 def show_input(field: np.ndarray, caption: str = "What the model sees (28x28)") -> None:
@@ -67,9 +81,14 @@ def show_probabilities(probabilities: np.ndarray) -> None:
 
 
 def show_prediction(prediction: Prediction) -> None:
-    """`Prediction: 7` with its confidence, or `Not sure` with the top candidates."""
+    """`Prediction: 7` with its confidence, `Not sure` with the top candidates, or `Not a digit`."""
     st.subheader(prediction.headline, anchor=False)
-    if prediction.sure:
+    if prediction.status is Status.NOT_A_DIGIT:
+        st.markdown(
+            "This looks like none of the digits the model learned (its features are far from every digit's),"
+            " so it names none. Draw one digit, 0 to 9."
+        )
+    elif prediction.sure:
         confidence = "over 99.9%" if prediction.confidence > 0.999 else f"{prediction.confidence:.1%}"
         st.markdown(f"Confidence **{confidence}**")
     else:
@@ -84,7 +103,7 @@ def clear_canvas() -> None:
     st.session_state.canvas_id = st.session_state.get("canvas_id", 0) + 1
 
 
-def drawing_section(model, stroke_width: int) -> None:
+def drawing_section(model, check, stroke_width: int) -> None:
     """The canvas on the left; the prediction, its probabilities and the 28x28 input on the right."""
     left, right = st.columns([1, 1], gap="large")
     with left:
@@ -107,7 +126,7 @@ def drawing_section(model, stroke_width: int) -> None:
         if gray is None or not has_ink(gray, invert=False):
             st.info("Draw a digit (0-9) on the black canvas: the prediction appears here.")
             return
-        prediction = predict_drawing(model, gray)
+        prediction = predict_drawing(model, gray, check)
         show_prediction(prediction)
         show_probabilities(prediction.probabilities)
         show_input(prediction.model_input)
@@ -116,7 +135,8 @@ def drawing_section(model, stroke_width: int) -> None:
 @st.cache_data(max_entries=8, show_spinner="Reading the digits…")
 def cached_reading(data: bytes, name: str, model_path: str, modified: float):
     """Reading an upload is cached, so drawing on the canvas does not read the photo again."""
-    return read_upload(cached_model(model_path, modified), data, name)
+    model, check = cached_model(model_path, modified)
+    return read_upload(model, data, name, check)
 
 
 def upload_section(model_path: Path, modified: float) -> None:
@@ -143,14 +163,19 @@ def upload_section(model_path: Path, modified: float) -> None:
             "photo with dark digits on light paper (or light on dark), filling a good part of the picture."
         )
         return
-    st.subheader(f"Read: {reading.text}", anchor=False)
-    for position, prediction in enumerate(reading.predictions, start=1):
+    digits = [p for p in reading.predictions if p.status is not Status.NOT_A_DIGIT]
+    if not digits:
+        st.warning(f"No digits found in {upload.name}: none of its marks looks like a digit.")
+    else:
+        st.subheader(f"Read: {reading.text}", anchor=False)
+    for position, prediction in enumerate(digits, start=1):
         if not prediction.sure:
             st.warning(f"Digit {position} (read as {prediction.digit}) is unclear. {prediction.headline}")
-    count = len(reading.predictions)
-    st.image(
-        upload_reading.annotated, channels="BGR", caption=f"{upload.name}: {count} digits, left to right"
-    )
+    count, skipped = len(digits), len(reading.predictions) - len(digits)
+    caption = f"{upload.name}: {count} digits, left to right"
+    if skipped:
+        caption += f"; {skipped} marks that are not digits (grey, x) left out"
+    st.image(upload_reading.annotated, channels="BGR", caption=caption)
     with st.expander("What the model saw for each digit"):
         shown = reading.predictions[:MAX_INPUTS_SHOWN]
         if count > len(shown):
@@ -159,6 +184,8 @@ def upload_section(model_path: Path, modified: float) -> None:
         for index, prediction in enumerate(shown):
             with columns[index % len(columns)]:
                 caption = f"{index + 1}: {prediction.digit} ({percent(prediction.confidence)})"
+                if prediction.status is Status.NOT_A_DIGIT:
+                    caption = f"{index + 1}: not a digit"
                 show_input(prediction.model_input, caption=caption)
 
 
@@ -181,7 +208,8 @@ def main() -> None:
     models = available_models(folder)
     if not models:
         st.error(
-            f"No trained model found: the app needs mlp.keras, cnn.keras or ensemble.keras in {folder}. "
+            f"No trained model found: the app needs mlp.keras, cnn.keras, distilled.keras or an ensemble/"
+            f" folder of members in {folder}. "
             f"Train them with the notebook (or set {MODEL_DIR_VARIABLE} to a folder that has them)."
         )
         return
@@ -202,9 +230,9 @@ def main() -> None:
         )
 
     path = models[name]
-    modified = path.stat().st_mtime
+    modified = model_version(path)
     try:
-        model = cached_model(str(path), modified)
+        model, check = cached_model(str(path), modified)
     except ModelLoadError as error:
         st.error(
             f"The {MODEL_LABELS.get(name, name)} model could not be loaded from {path.name}: "
@@ -214,7 +242,11 @@ def main() -> None:
 
     draw_tab, upload_tab = st.tabs(["Draw a digit", "Read a photo"])
     with draw_tab:
-        guarded(drawing_section, model, stroke_width)
+        if check is None:
+            st.caption(
+                "This model has no *Not a digit* check (run scripts/fit_novelty.py): it names a digit for anything."
+            )
+        guarded(drawing_section, model, check, stroke_width)
     with upload_tab:
         guarded(upload_section, path, modified)
 

@@ -1,4 +1,5 @@
-"""Draw what was read onto an image: a box and a label per digit, green when sure, orange with '?' when not."""
+"""Draw what was read onto an image: a box and a label per mark, green when sure, orange with '?' when not,
+grey with 'x' for a mark that is not a digit."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from digitkit.segment import DigitBox
 
 SURE_COLOUR = (0, 160, 0)  # BGR: green
 UNSURE_COLOUR = (0, 120, 230)  # BGR: orange
-STATUS_COLOURS = {Status.SURE: SURE_COLOUR, Status.UNSURE: UNSURE_COLOUR}
+NOT_A_DIGIT_COLOUR = (128, 128, 128)  # BGR: grey
+STATUS_COLOURS = {
+    Status.SURE: SURE_COLOUR,
+    Status.UNSURE: UNSURE_COLOUR,
+    Status.NOT_A_DIGIT: NOT_A_DIGIT_COLOUR,
+}
 LABEL_TEXT_COLOUR = (255, 255, 255)
 DISPLAY_WIDTH = (
     900  # small images are enlarged to this width (at most 4x) so boxes and labels stay legible ...
@@ -24,7 +30,7 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def colour_of(prediction: Prediction) -> tuple[int, int, int]:
-    """The BGR colour the apps show a prediction in: green when sure, orange when not."""
+    """The BGR colour the apps show a prediction in: green when sure, orange when not, grey for no digit."""
     return STATUS_COLOURS[prediction.status]
 
 

@@ -15,6 +15,8 @@ from digitkit.preprocess import has_ink
 if TYPE_CHECKING:
     import keras
 
+    from digitkit.novelty import DigitCheck
+
 Point = tuple[int, int]
 
 
@@ -71,12 +73,17 @@ class DrawingBoard:
         """True once something is drawn."""
         return bool(self.strokes) and has_ink(self.ink, invert=False)
 
-    def update_prediction(self, model: keras.Model, model_name: str) -> Prediction | None:
-        """Predict again if the drawing or the model (by name) changed since the last prediction; return it."""
+    def update_prediction(
+        self, model: keras.Model, model_name: str, check: DigitCheck | None = None
+    ) -> Prediction | None:
+        """Predict again if the drawing or the model (by name) changed since the last prediction; return it.
+
+        With the model's DigitCheck, a drawing that is not a digit gets the status NOT_A_DIGIT.
+        """
         if self._predicted_for == (self._changes, model_name):
             return self.prediction
         self._predicted_for = (self._changes, model_name)
-        self.prediction = predict_drawing(model, self.ink) if self.has_ink else None
+        self.prediction = predict_drawing(model, self.ink, check) if self.has_ink else None
         return self.prediction
 
     def save(self, path: str | Path) -> Path:

@@ -14,7 +14,8 @@ from digitkit.quiet_keras import import_keras
 if TYPE_CHECKING:  # keras takes seconds to import: only the functions that need it import it
     import keras
 
-MODEL_NAMES = ("ensemble", "cnn", "mlp")  # best first
+MODEL_NAMES = ("ensemble", "distilled", "cnn", "mlp")  # best first
+ENSEMBLE = "ensemble"  # a folder of member models (models/ensemble/*.keras), averaged when loaded
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"  # the repository's models/ ...
 MODEL_DIR_VARIABLE = "DIGIT_MODEL_DIR"  # ... unless this environment variable names another folder
 INPUT_SIZE = 784
@@ -28,16 +29,34 @@ class ModelLoadError(RuntimeError):
 
 
 def model_dir() -> Path:
-    """Where both apps look for `ensemble.keras`, `cnn.keras` and `mlp.keras`: $DIGIT_MODEL_DIR or models/."""
+    """Where both apps look for the saved models: $DIGIT_MODEL_DIR, or the repository's models/."""
     configured = os.environ.get(MODEL_DIR_VARIABLE, "").strip()
     return Path(configured) if configured else DEFAULT_MODEL_DIR
 
 
 def available_models(folder: str | Path | None = None) -> dict[str, Path]:
-    """The saved models found in `folder` (default: model_dir()), by name, best first (files that exist)."""
+    """The saved models found in `folder` (default: model_dir()), by name, best first.
+
+    Each is a `<name>.keras` file, except the ensemble: the folder `ensemble/` of its members' files.
+    """
     folder = model_dir() if folder is None else Path(folder)
-    paths = {name: folder / f"{name}.keras" for name in MODEL_NAMES}
-    return {name: path for name, path in paths.items() if path.is_file()}
+    paths = {name: folder / f"{name}.keras" for name in MODEL_NAMES if name != ENSEMBLE}
+    found = {name: path for name, path in paths.items() if path.is_file()}
+    if member_files(folder / ENSEMBLE):
+        found = {ENSEMBLE: folder / ENSEMBLE, **found}
+    return found
+
+
+def member_files(folder: Path) -> list[Path]:
+    """The members of an ensemble folder (its .keras files), in name order; [] if it is no folder."""
+    return sorted(folder.glob("*.keras")) if folder.is_dir() else []
+
+
+def model_version(path: str | Path) -> float:
+    """When a model file (or an ensemble folder's newest member) last changed: a key for caches."""
+    path = Path(path)
+    files = member_files(path) if path.is_dir() else [path]
+    return max((file.stat().st_mtime for file in files), default=0.0)
 
 
 def _first_line(error: BaseException) -> str:
@@ -87,9 +106,28 @@ def _check_outputs_are_probabilities(model: keras.Model, path: Path) -> None:
         )
 
 
+def _averaged(members: list[keras.Model]) -> keras.Model:
+    """One model whose output is the mean of the members' probabilities (the weights are the members')."""
+    keras = import_keras()
+    pixels = keras.Input(shape=(INPUT_SIZE,), name="pixels")
+    outputs = [member(pixels) for member in members]
+    mean = keras.layers.Average(name="mean")(outputs) if len(outputs) > 1 else outputs[0]
+    return keras.Model(pixels, mean, name=ENSEMBLE)
+
+
 def load_model(path: str | Path) -> keras.Model:
-    """Load a saved model and check it maps (N, 784) to (N, 10) probabilities; ModelLoadError names the file."""
+    """Load a saved model and check it maps (N, 784) to (N, 10) probabilities; ModelLoadError names the file.
+
+    A folder is an ensemble: its .keras members are loaded and their probabilities averaged.
+    """
     model_path = Path(path)
+    if model_path.is_dir():
+        members = member_files(model_path)
+        if not members:
+            raise ModelLoadError(f"{model_path}: no ensemble member (.keras file) in this folder")
+        model = _averaged([load_model(member) for member in members])
+        _check_outputs_are_probabilities(model, model_path)
+        return model
     if not model_path.is_file():
         raise ModelLoadError(f"{model_path}: model file not found")
     _check_archive(model_path)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from digitkit.models import DEFAULT_MODEL_DIR, _checked_batch
+from digitkit.models import DEFAULT_MODEL_DIR, _checked_batch, member_files
 
 if TYPE_CHECKING:
     import keras
@@ -140,7 +140,11 @@ def features_and_probabilities(
 
 
 def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes, in hex."""
+    """The SHA-256 of a file's bytes, in hex; for an ensemble folder, of its members' names and digests."""
+    path = Path(path)
+    if path.is_dir():
+        listing = "".join(f"{member.name} {file_sha256(member)}\n" for member in member_files(path))
+        return hashlib.sha256(listing.encode()).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -211,7 +215,8 @@ def load_digit_check(
     model: keras.Model, model_path: str | Path, novelty_path: str | Path | None = None
 ) -> DigitCheck:
     """The digit check for a loaded model, from the statistics saved for its file (by its name, e.g.
-    models/cnn.keras -> "cnn"). NoveltyError when they are missing or were fitted for another version."""
+    models/cnn.keras -> "cnn", models/ensemble/ -> "ensemble"). NoveltyError when they are missing or were
+    fitted for another version."""
     model_path = Path(model_path)
     novelty_path = Path(novelty_path) if novelty_path is not None else model_path.parent / NOVELTY_FILE
     clusters = load_clusters(model_path.stem, novelty_path)

@@ -24,7 +24,8 @@ RULE_SHARE = 0.35  # a straight segment this long (share of the image's width or
 UNDERLINE_HEIGHTS = 2.5  # ... and one this many digit heights long, nearly level, is an underline
 MAX_LINE_TILT = 12  # degrees: lines of the page are within this of level or upright
 MIN_PAGE_LINES = 3  # the image is lined or squared paper when this many level lines ...
-PAGE_LINE_SHARE = 0.6  # ... run across this share of its width
+PAGE_LINE_SHARE = 0.6  # ... run across this share of its width ...
+LINE_COVERAGE = 0.8  # ... inked along at least this share of their length (a row of bars is no line)
 LINE_MARGIN = 2  # px added on each side of a found line's thickness when it is removed
 SURE_INK = 1.5  # ink this many times the caller's ink level is surely ink (on a blank page: nothing is) ...
 STRONG_SHARE = 0.55  # ... and so is ink at this share of the strongest ink's level ...
@@ -87,6 +88,18 @@ def _line_segments(mask: np.ndarray, min_length: float) -> np.ndarray:
     return segments[keep]
 
 
+def _coverage(mask: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """For each segment: the share of its length that is ink in `mask` (within a pixel across it)."""
+    thick = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    shares = []
+    for x0, y0, x1, y1 in segments:
+        steps = max(abs(int(x1) - int(x0)), abs(int(y1) - int(y0))) + 1
+        xs = np.clip(np.round(np.linspace(x0, x1, steps)).astype(int), 0, mask.shape[1] - 1)
+        ys = np.clip(np.round(np.linspace(y0, y1, steps)).astype(int), 0, mask.shape[0] - 1)
+        shares.append(np.count_nonzero(thick[ys, xs]) / steps)
+    return np.asarray(shares, np.float64)
+
+
 def _is_level(segments: np.ndarray) -> np.ndarray:
     """For each segment (x0, y0, x1, y1): True when it is nearer level than upright."""
     return np.abs(segments[:, 3] - segments[:, 1]) <= np.abs(segments[:, 2] - segments[:, 0])
@@ -120,7 +133,7 @@ def _line_thickness(mask: np.ndarray, segments: np.ndarray) -> int:
         ys = np.clip(np.linspace(y0, y1, count).round().astype(int), 0, mask.shape[0] - 1)
         samples.append(distance[ys, xs])
     values = np.concatenate(samples) if samples else np.zeros(1)
-    values = values[values > 0]
+    values = np.minimum(values[values > 0], max(mask.shape))  # no paper in the mask: no real distance
     return max(1, int(round(2 * float(np.median(values))))) if values.size else 1
 
 
@@ -237,7 +250,8 @@ def ink_on_paper(image: np.ndarray, ink_level: int) -> np.ndarray | None:
     height, width = mask.shape
     level_lines = _level(_line_segments(mask, RULE_SHARE * width))
     lengths = np.abs(level_lines[:, 2] - level_lines[:, 0])
-    if np.count_nonzero(lengths >= PAGE_LINE_SHARE * width) < MIN_PAGE_LINES:
+    long_lines = level_lines[lengths >= PAGE_LINE_SHARE * width]
+    if np.count_nonzero(_coverage(mask, long_lines) >= LINE_COVERAGE) < MIN_PAGE_LINES:
         return None  # plain paper, a board or a crop: the caller's own levelling does
     upright_lines = _line_segments(mask, RULE_SHARE * height)
     page_lines = _across_page(

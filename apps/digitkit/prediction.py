@@ -15,6 +15,8 @@ from digitkit.preprocess import to_model_input_image
 if TYPE_CHECKING:
     import keras
 
+    from digitkit.novelty import DigitCheck
+
 # Below this top probability the apps say "Not sure" and list the candidates instead of a digit.
 # From benchmarks/calibrate_threshold.py on the notebook's validation split (10% of Kaggle's train.csv,
 # stratified, seed 42: 4,200 digits no model trained on). Rule: every 0.05-wide confidence band above the
@@ -32,6 +34,7 @@ class Status(Enum):
 
     SURE = "sure"  # the digit is stated
     UNSURE = "unsure"  # "Not sure", with the candidates
+    NOT_A_DIGIT = "not a digit"  # far from every digit the model knows (novelty.py): no digit is named
 
 
 def percent(probability: float) -> str:
@@ -67,7 +70,9 @@ class Prediction:
 
     @property
     def headline(self) -> str:
-        """`Prediction: 7`, or `Not sure: 4 (48%) or 9 (41%)`."""
+        """`Prediction: 7`, `Not sure: 4 (48%) or 9 (41%)`, or `Not a digit`."""
+        if self.status is Status.NOT_A_DIGIT:
+            return "Not a digit"
         if self.sure:
             return f"Prediction: {self.digit}"
         options = " or ".join(f"{digit} ({percent(probability)})" for digit, probability in self.candidates)
@@ -75,7 +80,9 @@ class Prediction:
 
     @property
     def label(self) -> str:
-        """The short label for a box around the digit: `7`, or `7?` when not sure."""
+        """The short label for a box around the digit: `7`, `7?` when not sure, `x` for no digit."""
+        if self.status is Status.NOT_A_DIGIT:
+            return "x"
         return str(self.digit) if self.sure else f"{self.digit}?"
 
     def ranked(self, k: int = 3) -> list[tuple[int, float]]:
@@ -84,21 +91,31 @@ class Prediction:
 
 
 def prediction_from(
-    probabilities: np.ndarray, model_input: np.ndarray, threshold: float = UNSURE_THRESHOLD
+    probabilities: np.ndarray,
+    model_input: np.ndarray,
+    threshold: float = UNSURE_THRESHOLD,
+    is_digit: bool = True,
 ) -> Prediction:
-    """The prediction for ten probabilities: sure when the top one reaches `threshold`."""
+    """The prediction for ten probabilities: sure when the top one reaches `threshold`, unless the input
+    is not a digit at all (`is_digit`, from a DigitCheck)."""
     row = np.asarray(probabilities).reshape(-1)
     ranked = top_k(row, k=3)
     candidates = ranked[:2] + [c for c in ranked[2:] if c[1] >= CANDIDATE_MIN_PROBABILITY]
     digit, confidence = ranked[0]
     status = Status.SURE if confidence >= threshold else Status.UNSURE
+    if not is_digit:
+        status = Status.NOT_A_DIGIT
     return Prediction(digit, confidence, tuple(candidates), status, row, model_input)
 
 
-def predict_drawing(model: keras.Model, drawing: np.ndarray) -> Prediction:
-    """The prediction for a drawing (white ink on black, as on the apps' boards).
+def predict_drawing(model: keras.Model, drawing: np.ndarray, check: DigitCheck | None = None) -> Prediction:
+    """The prediction for a drawing (white ink on black, as on the apps' boards); with the model's
+    DigitCheck, a drawing that is not a digit is said to be so.
 
     Raises digitkit.preprocess.EmptyImageError when the drawing holds no ink.
     """
     model_input = to_model_input_image(drawing, invert=False)
-    return prediction_from(predict_proba(model, model_input.reshape(1, -1))[0], model_input)
+    if check is None:
+        return prediction_from(predict_proba(model, model_input.reshape(1, -1))[0], model_input)
+    probabilities, is_digit = check(model_input.reshape(1, -1))
+    return prediction_from(probabilities[0], model_input, is_digit=bool(is_digit[0]))
