@@ -84,21 +84,24 @@ class ModelShelf:
 
 
 def model_choices(model: str | None, model_dir: Path) -> list[tuple[str, Path]]:
-    """The (name, file) models to offer, the chosen or best one first; AppError when there are none."""
+    """The (name, path) models to offer, the chosen or best one first; AppError when there are none."""
     found = digitkit.available_models(model_dir)
     if model is None:
         if not found:
-            expected = ", ".join(f"{name}.keras" for name in digitkit.MODEL_NAMES)
+            expected = ", ".join(
+                f"{name}/" if name == digitkit.ENSEMBLE else f"{name}.keras" for name in digitkit.MODEL_NAMES
+            )
             raise AppError(f"no model found in {model_dir} (expected one of {expected})")
         return list(found.items())
     if model in digitkit.MODEL_NAMES:
-        path = model_dir / f"{model}.keras"
-        if not path.is_file():
+        if model not in found:
+            path = model_dir / (model if model == digitkit.ENSEMBLE else f"{model}.keras")
             raise AppError(f"{path}: model file not found")
+        path = found[model]
         first = (model, path)
     else:
         path = Path(model)
-        if not path.is_file():
+        if not (path.is_file() or path.is_dir()):
             raise AppError(f"{path}: model file not found")
         first = (path.stem, path)
     return [first] + [(name, other) for name, other in found.items() if other.resolve() != path.resolve()]
@@ -414,7 +417,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     source.add_argument("--image", type=Path, metavar="FILE", help="read one image; print the digits")
     parser.add_argument("--out", type=Path, help="where --image writes its annotated copy")
     parser.add_argument(
-        "--model", help="model name (ensemble, cnn, mlp) or .keras file; default: the best found"
+        "--model",
+        help="model name (ensemble, distilled, cnn, mlp), a .keras file or an ensemble folder; default: the best found",
     )
     parser.add_argument(
         "--model-dir",

@@ -28,20 +28,52 @@ def real_inputs() -> tuple[np.ndarray, np.ndarray]:
     return images[::5].reshape(-1, 784).astype(np.float32) / 255, labels[::5]
 
 
-def test_the_three_committed_models_are_found_best_first():
-    assert list(FOUND) == ["ensemble", "cnn", "mlp"], f"models missing from {digitkit.DEFAULT_MODEL_DIR}"
-    assert all(path.is_file() and path.parent == digitkit.DEFAULT_MODEL_DIR for path in FOUND.values())
+def test_the_committed_models_are_found_best_first():
+    assert list(FOUND) == ["ensemble", "distilled", "cnn", "mlp"], (
+        f"missing from {digitkit.DEFAULT_MODEL_DIR}"
+    )
+    assert FOUND["ensemble"] == digitkit.DEFAULT_MODEL_DIR / "ensemble"
+    assert all(path.is_file() for name, path in FOUND.items() if name != "ensemble")
 
 
-def test_available_models_lists_only_existing_files_best_first(tmp_path):
+def test_available_models_lists_only_existing_models_best_first(tmp_path):
     assert available_models(tmp_path) == {}
-    for name in ("mlp", "notes", "cnn", "ensemble"):  # written worst first
+    (tmp_path / "ensemble").mkdir()  # an ensemble folder without members is no model
+    for name in ("mlp", "notes", "cnn", "distilled", "ensemble"):  # written worst first
         (tmp_path / f"{name}.keras").write_bytes(b"x")
     assert list(available_models(str(tmp_path)).items()) == [
-        ("ensemble", tmp_path / "ensemble.keras"),
+        ("distilled", tmp_path / "distilled.keras"),
         ("cnn", tmp_path / "cnn.keras"),
         ("mlp", tmp_path / "mlp.keras"),
-    ]
+    ]  # ensemble.keras, a file, is not the ensemble
+    (tmp_path / "ensemble" / "cnn_seed43.keras").write_bytes(b"x")
+    assert list(available_models(tmp_path))[0] == "ensemble"
+    assert available_models(tmp_path)["ensemble"] == tmp_path / "ensemble"
+
+
+def test_an_ensemble_folder_is_loaded_as_the_mean_of_its_members(tmp_path, real_inputs):
+    folder = tmp_path / "ensemble"
+    folder.mkdir()
+    members = [digitkit.DEFAULT_MODEL_DIR / name for name in ("cnn.keras", "mlp.keras")]
+    for member in members:
+        shutil.copy(member, folder / member.name)
+    inputs = real_inputs[0][:200]
+    expected = np.mean([predict_proba(load_model(member), inputs) for member in members], axis=0)
+    np.testing.assert_allclose(predict_proba(load_model(folder), inputs), expected, atol=1e-5)
+
+
+def test_a_broken_ensemble_member_is_named(tmp_path):
+    shutil.copy(digitkit.DEFAULT_MODEL_DIR / "cnn.keras", tmp_path / "a.keras")
+    (tmp_path / "b.keras").write_text("not a model")
+    with pytest.raises(ModelLoadError, match=rf"^{tmp_path / 'b.keras'}: not a readable Keras model"):
+        load_model(tmp_path)
+
+
+def test_a_folder_without_members_is_refused(tmp_path):
+    with pytest.raises(
+        ModelLoadError, match=rf"^{tmp_path}: no ensemble member \(.keras file\) in this folder$"
+    ):
+        load_model(tmp_path)
 
 
 def test_the_model_folder_is_models_unless_digit_model_dir_says_otherwise(tmp_path, monkeypatch):
@@ -86,7 +118,7 @@ def test_text_file_is_not_a_keras_model(tmp_path):
 
 @pytest.mark.parametrize("keep", [0.5, 0.99])
 def test_truncated_model_file_is_called_truncated_not_missing(tmp_path, keep):
-    whole = next(iter(FOUND.values())).read_bytes()
+    whole = FOUND["cnn"].read_bytes()
     cut = tmp_path / "cut.keras"
     cut.write_bytes(whole[: int(len(whole) * keep)])
     with pytest.raises(ModelLoadError) as caught:
@@ -127,7 +159,7 @@ def test_model_of_another_shape_is_refused(tmp_path):
 
 def test_copied_model_loads_from_anywhere(tmp_path):
     copy = tmp_path / "copy.keras"
-    shutil.copy(next(iter(FOUND.values())), copy)
+    shutil.copy(FOUND["cnn"], copy)
     assert load_model(copy).output_shape == (None, 10)
 
 

@@ -4,8 +4,10 @@ import shutil
 
 import numpy as np
 import pytest
+from digitkit.board import DrawingBoard
 from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model
 from digitkit.novelty import NOVELTY_FILE, NoveltyError, file_sha256, load_clusters, load_digit_check
+from digitkit.prediction import Status, predict_drawing
 from digitkit.preprocess import to_model_input
 from digitkit.synthetic import AMBIGUOUS, NON_DIGITS, mnist_digits, non_digit_drawing, stroke_variant
 
@@ -72,3 +74,32 @@ def test_missing_statistics_name_the_file(tmp_path):
 def test_statistics_for_an_unknown_model_name_the_model():
     with pytest.raises(NoveltyError, match="'resnet'"):
         load_clusters("resnet")
+
+
+def test_an_ensemble_folder_has_one_digest_of_all_its_members(tmp_path):
+    for name in ("cnn", "mlp"):
+        shutil.copyfile(DEFAULT_MODEL_DIR / f"{name}.keras", tmp_path / f"{name}.keras")
+    before = file_sha256(tmp_path)
+    (tmp_path / "notes.json").write_text("{}")  # not a member
+    assert file_sha256(tmp_path) == before
+    shutil.copyfile(DEFAULT_MODEL_DIR / "cnn.keras", tmp_path / "mlp.keras")
+    assert file_sha256(tmp_path) != before
+
+
+@pytest.mark.parametrize("glyph", ["A", "smiley"])
+def test_a_drawing_that_is_not_a_digit_is_said_to_be_none(cnn_digit_check, glyph):
+    model = load_model(DEFAULT_MODEL_DIR / "cnn.keras")
+    prediction = predict_drawing(model, non_digit_drawing(glyph, seed=7), cnn_digit_check)
+    assert prediction.status is Status.NOT_A_DIGIT
+    assert (prediction.headline, prediction.label, prediction.sure) == ("Not a digit", "x", False)
+    assert predict_drawing(model, non_digit_drawing(glyph, seed=7)).status is not Status.NOT_A_DIGIT
+
+
+def test_a_drawn_digit_is_still_read_with_the_check(cnn_digit_check):
+    images, _ = mnist_digits()
+    model = load_model(DEFAULT_MODEL_DIR / "cnn.keras")
+    board = DrawingBoard(280)
+    board.ink[:] = stroke_variant(images[0], 280, 0.12, seed=0)
+    board.strokes = [[(0, 0)]]
+    prediction = board.update_prediction(model, "cnn", cnn_digit_check)
+    assert prediction.status is Status.SURE and prediction.digit == mnist_digits()[1][0]

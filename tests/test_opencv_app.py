@@ -23,7 +23,8 @@ from digit_images import (
     write_digit_video,
 )
 from digitkit import DrawingBoard, prediction_from
-from digitkit.annotate import SURE_COLOUR, UNSURE_COLOUR
+from digitkit.annotate import NOT_A_DIGIT_COLOUR, SURE_COLOUR, UNSURE_COLOUR
+from digitkit.synthetic import non_digit_drawing, paper_photo
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "apps" / "opencv_app.py"
@@ -201,14 +202,15 @@ def test_model_choices_default_to_the_best_found(tmp_path):
 
 
 def test_model_choices_put_the_named_model_first(tmp_path):
-    for name in ("mlp", "ensemble"):
-        (tmp_path / f"{name}.keras").write_bytes(b"x")
+    (tmp_path / "mlp.keras").write_bytes(b"x")
+    (tmp_path / "ensemble").mkdir()
+    (tmp_path / "ensemble" / "cnn_seed43.keras").write_bytes(b"x")
     mine = tmp_path / "elsewhere" / "mine.keras"
     mine.parent.mkdir()
     mine.write_bytes(b"x")
     assert opencv_app.model_choices(str(mine), tmp_path) == [
         ("mine", mine),
-        ("ensemble", tmp_path / "ensemble.keras"),
+        ("ensemble", tmp_path / "ensemble"),
         ("mlp", tmp_path / "mlp.keras"),
     ]
     assert opencv_app.model_choices("mlp", tmp_path)[0] == ("mlp", tmp_path / "mlp.keras")
@@ -228,7 +230,7 @@ def test_missing_models_are_one_clear_line(tmp_path):
 
 
 def test_m_key_switches_models_and_skips_a_broken_one(tmp_path):
-    name, path = next(iter(digitkit.available_models().items()))
+    name, path = "cnn", digitkit.DEFAULT_MODEL_DIR / "cnn.keras"
     copy = tmp_path / "copy.keras"
     shutil.copy(path, copy)
     broken = tmp_path / "broken.keras"
@@ -329,6 +331,29 @@ def test_batch_mode_never_replaces_an_existing_file(row_photo, tmp_path, capsys)
     output = capsys.readouterr().out
     assert f"annotated copy: {tmp_path / 'row_annotated-2.png'}" in output and last_line(output) == text
     assert (tmp_path / "row_annotated.png").read_bytes() == first
+
+
+def test_batch_mode_leaves_marks_that_are_not_digits_out(tmp_path):
+    path = tmp_path / "number.png"
+    cv2.imwrite(str(path), paper_photo("4207", seed=21, kind="ruled", extras="No. ").image)
+    result = run_app("--image", str(path), "--model", "cnn", "--out", str(tmp_path / "out.png"))
+    assert result.returncode == 0, result.stderr
+    assert "4 digit(s) found" in result.stdout and "that are not digits left out" in result.stdout
+    assert last_line(result.stdout) == "4207"
+
+
+def test_a_drawing_that_is_not_a_digit_shows_not_a_digit(cnn_digit_check):
+    board = DrawingBoard(BOARD_SIZE)
+    board.ink[:] = non_digit_drawing("A", seed=7, size=BOARD_SIZE)
+    board.strokes = [[(0, 0)]]
+    prediction = board.update_prediction(
+        opencv_app.digitkit.load_model(digitkit.DEFAULT_MODEL_DIR / "cnn.keras"), "cnn", cnn_digit_check
+    )
+    assert prediction.headline == "Not a digit"
+    assert opencv_app.details_line(prediction) == ""
+    view = opencv_app.render_board_view(board, "cnn")
+    assert (view == NOT_A_DIGIT_COLOUR).all(axis=2).any()  # "not a digit" written in grey
+    assert opencv_app.board_state(board, "cnn", None)["prediction"]["headline"] == "Not a digit"
 
 
 def test_batch_mode_from_the_command_line(row_photo, tmp_path):

@@ -4,10 +4,13 @@ import cv2
 import numpy as np
 import pytest
 from digit_images import render_row
+from digitkit.annotate import NOT_A_DIGIT_COLOUR, annotate
 from digitkit.marks import read_marks
 from digitkit.models import DEFAULT_MODEL_DIR, load_model
 from digitkit.novelty import load_digit_check
 from digitkit.paper import ink_on_paper
+from digitkit.prediction import Status
+from digitkit.reading import read_digits
 from digitkit.segment import MIN_INK_CONTRAST, find_digits, ink_map
 from digitkit.synthetic import PAPER_KINDS, paper_photo, paper_photos
 
@@ -45,6 +48,16 @@ def test_a_photo_of_a_number_is_read(cnn_digit_check, kind):
     assert read_marks(photo.image, cnn_digit_check).text == "40213"
 
 
+def test_read_digits_with_the_check_leaves_marks_that_are_not_digits_out(cnn_digit_check):
+    photo = paper_photo("4207", seed=21, kind="ruled", extras="No. ")
+    reading = read_digits(photo.image, load_model(DEFAULT_MODEL_DIR / "cnn.keras"), cnn_digit_check)
+    assert reading.text == "4207"
+    refused = [p for p in reading.predictions if p.status is Status.NOT_A_DIGIT]
+    assert refused and all(p.label == "x" for p in refused)
+    annotated = annotate(photo.image, reading.boxes, reading.predictions, scale=1)
+    assert (annotated == NOT_A_DIGIT_COLOUR).all(axis=2).any()  # boxed in grey
+
+
 def test_marks_before_the_number_are_skipped(cnn_digit_check):
     photo = paper_photo("4207", seed=21, kind="ruled", extras="No. ")
     reading = read_marks(photo.image, cnn_digit_check)
@@ -54,8 +67,8 @@ def test_marks_before_the_number_are_skipped(cnn_digit_check):
 
 @pytest.mark.slow
 def test_nine_in_ten_generated_photos_are_read_exactly():
-    # the ensemble reads all 10 (the CNN 9); benchmarks/bench_paper_photos.py measures 50
-    path = DEFAULT_MODEL_DIR / "ensemble.keras"
+    # benchmarks/bench_paper_photos.py measures 50
+    path = DEFAULT_MODEL_DIR / "ensemble"
     check = load_digit_check(load_model(path), path)
     photos = paper_photos(10, seed=0)
     read = [read_marks(photo.image, check).text for photo in photos]

@@ -21,6 +21,7 @@ from digit_images import bar_code, digit_drawing, mnist_digits, png_claiming_siz
 from digitkit.models import MODEL_DIR_VARIABLE, available_models, predict_proba
 from digitkit.prediction import UNSURE_THRESHOLD, predict_drawing, prediction_from
 from digitkit.preprocess import to_model_input
+from digitkit.synthetic import non_digit_drawing, paper_photo
 from page_images import canvas_to_gray, enlarge, read_upload
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -101,6 +102,22 @@ def test_drawn_digit_is_predicted_with_confidence_chart_and_input(monkeypatch, l
     assert not at.error
 
 
+@pytest.mark.parametrize("glyph", ["A", "smiley", "#"])
+def test_a_drawing_that_is_not_a_digit_says_so(monkeypatch, glyph):
+    at, _ = run_app(monkeypatch, non_digit_drawing(glyph, seed=7))
+    assert texts(at, "subheader") == ["Not a digit"]
+    assert any("names none" in m for m in texts(at, "markdown"))
+    assert not at.error
+
+
+def test_marks_that_are_not_digits_are_left_out_of_an_uploaded_number(monkeypatch):
+    photo = paper_photo("4207", seed=21, kind="ruled", extras="No. ")
+    at = upload(monkeypatch, "number.jpg", encode(photo.image, ".jpg"))
+    assert texts(at, "subheader") == ["Read: 4207"]
+    caption = at.get("image")[0].proto.imgs[0].caption  # the annotated photo, then what the model saw
+    assert "that are not digits (grey, x) left out" in caption
+
+
 def test_chart_shows_the_models_probabilities_for_the_drawing(monkeypatch, best_model):
     drawing = digit_drawing(3, 280, index=5)
     expected = predict_proba(best_model, to_model_input(drawing, invert=False).reshape(1, -1))[0]
@@ -154,21 +171,23 @@ def test_model_picker_offers_the_committed_models_best_first(monkeypatch):
     at, _ = run_app(monkeypatch, digit_drawing(4, 280))
     picker = at.sidebar.selectbox[0]
     committed = list(available_models(MODELS))
-    assert picker.options == [{"ensemble": "Ensemble", "cnn": "CNN", "mlp": "MLP"}[n] for n in committed]
+    labels = {"ensemble": "Ensemble", "distilled": "Distilled CNN", "cnn": "CNN", "mlp": "MLP"}
+    assert picker.options == [labels[n] for n in committed]
     assert picker.value == committed[0]
 
 
 def test_model_picker_switches_models_and_survives_a_broken_one(monkeypatch, tmp_path):
-    # A folder with all three names: the best ("ensemble") is broken, the others are real models.
-    real = next(iter(available_models(MODELS).values()))
+    # A folder with three models: the best (the ensemble) has a broken member, the others are real models.
+    real = MODELS / "cnn.keras"
     shutil.copy(real, tmp_path / "cnn.keras")
     shutil.copy(real, tmp_path / "mlp.keras")
-    (tmp_path / "ensemble.keras").write_bytes(real.read_bytes()[:1000])  # truncated
+    (tmp_path / "ensemble").mkdir()
+    (tmp_path / "ensemble" / "cnn_seed43.keras").write_bytes(real.read_bytes()[:1000])  # truncated
     monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tmp_path))
     at, _ = run_app(monkeypatch, digit_drawing(0, 280))
     assert at.sidebar.selectbox[0].options == ["Ensemble", "CNN", "MLP"]
     assert at.sidebar.selectbox[0].value == "ensemble"
-    assert len(at.error) == 1 and "could not be loaded from ensemble.keras" in at.error[0].value
+    assert len(at.error) == 1 and "could not be loaded from ensemble" in at.error[0].value
     assert "Pick another model" in at.error[0].value
     at.sidebar.selectbox[0].select("mlp").run()
     assert not at.exception and not at.error

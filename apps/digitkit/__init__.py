@@ -6,6 +6,7 @@ from digitkit.files import write_bytes_atomic, write_image, write_new_image
 from digitkit.images import MAX_PIXELS, MAX_SIDE, ImageReadError, decode_image, read_image_file
 from digitkit.models import (
     DEFAULT_MODEL_DIR,
+    ENSEMBLE,
     MODEL_DIR_VARIABLE,
     MODEL_NAMES,
     ModelLoadError,
@@ -30,6 +31,7 @@ from digitkit.segment import DigitBox, TooManyDigitsError, find_digits, ink_map
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
+    "ENSEMBLE",
     "MAX_PIXELS",
     "MAX_SIDE",
     "MODEL_DIR_VARIABLE",

@@ -138,12 +138,17 @@ def _in_row(marks: list[Mark]) -> list[Mark]:
 
 
 def _without_small(marks: list[Mark]) -> list[Mark]:
-    """The marks, those much shorter than the digits (the o of "No.", a dot, a dash) marked as not digits."""
-    heights = [mark.box.h for mark in marks if mark.is_digit]
-    if not heights:
+    """The marks, those much shorter and narrower than the digits (the o of "No.", a dot) marked as not
+    digits; a short mark as wide as the digits stays (a flat 2)."""
+    digits = [mark.box for mark in marks if mark.is_digit]
+    if not digits:
         return marks
-    least = SMALL_SHARE * float(np.median(heights))
-    return [replace(mark, is_digit=False) if mark.box.h < least else mark for mark in marks]
+    least = SMALL_SHARE * float(np.median([box.h for box in digits]))
+    narrow = float(np.median([box.w for box in digits]))
+    return [
+        replace(mark, is_digit=False) if mark.box.h < least and mark.box.w < narrow else mark
+        for mark in marks
+    ]
 
 
 def read_marks(image: np.ndarray, check: DigitCheck) -> MarksReading:

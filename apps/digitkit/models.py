@@ -164,17 +164,29 @@ def _checked_batch(batch: np.ndarray) -> np.ndarray:
     return array
 
 
+def padded_batches(model: keras.Model, inputs: np.ndarray) -> list:
+    """The model's outputs for (N, 784) inputs, batch by batch, each batch padded with blank rows to a
+    power of two: a model traces its graph once per batch shape, so any N costs at most a few traces."""
+    outputs = []
+    for start in range(0, len(inputs), _BATCH_SIZE):
+        part = inputs[start : start + _BATCH_SIZE]
+        size = 1 << max(0, len(part) - 1).bit_length()
+        padded = np.concatenate([part, np.zeros((size - len(part), part.shape[1]), part.dtype)])
+        result = model.predict_on_batch(padded)
+        rows = [
+            np.asarray(r, np.float32)[: len(part)] for r in (result if isinstance(result, list) else [result])
+        ]
+        outputs.append(rows if isinstance(result, list) else rows[0])
+    return outputs
+
+
 def predict_proba(model: keras.Model, batch: np.ndarray) -> np.ndarray:
     """Class probabilities (N, 10) for a batch of model inputs (N, 784) float32 in [0, 1]."""
     inputs = _checked_batch(batch)
     if len(inputs) == 0:
         return np.zeros((0, CLASS_COUNT), dtype=np.float32)
     # predict_on_batch runs the compiled graph without model.predict's per-call set-up (tens of ms).
-    parts = [
-        np.asarray(model.predict_on_batch(inputs[start : start + _BATCH_SIZE]), dtype=np.float32)
-        for start in range(0, len(inputs), _BATCH_SIZE)
-    ]
-    probabilities = np.concatenate(parts)
+    probabilities = np.concatenate(padded_batches(model, inputs))
     if probabilities.shape != (len(inputs), CLASS_COUNT):
         raise ValueError(
             f"the model gave shape {probabilities.shape}, expected ({len(inputs)}, {CLASS_COUNT})"

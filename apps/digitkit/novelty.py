@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from digitkit.models import DEFAULT_MODEL_DIR, _checked_batch, member_files
+from digitkit.models import DEFAULT_MODEL_DIR, _checked_batch, member_files, padded_batches
 
 if TYPE_CHECKING:
     import keras
@@ -120,21 +120,13 @@ def feature_view(model: keras.Model) -> keras.Model:
     return keras.Model(inputs, [*features, model.layers[-1](probabilities)])
 
 
-def features_and_probabilities(
-    view: keras.Model, batch: np.ndarray, batch_size: int = 1024
-) -> tuple[list[np.ndarray], np.ndarray]:
+def features_and_probabilities(view: keras.Model, batch: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """The features of each feature layer (a list of (N, D) arrays) and the probabilities (N, 10)."""
     inputs = _checked_batch(batch)
     if len(inputs) == 0:
         features = [np.zeros((0, int(output.shape[-1])), np.float32) for output in view.outputs[:-1]]
         return features, np.zeros((0, 10), np.float32)
-    parts = [
-        [
-            np.asarray(output, np.float32)
-            for output in view.predict_on_batch(inputs[start : start + batch_size])
-        ]
-        for start in range(0, len(inputs), batch_size)
-    ]
+    parts = padded_batches(view, inputs)
     columns = [np.concatenate(column) for column in zip(*parts, strict=True)]
     return columns[:-1], columns[-1]
 

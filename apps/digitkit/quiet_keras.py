@@ -67,5 +67,10 @@ def import_keras() -> ModuleType:
                 import tensorflow as tf
 
                 tf.config.list_logical_devices()  # starts the runtime now: CUDA's cuInit talks here
+                # The first photos trace the model for a few batch shapes in a row (powers of two, see
+                # models.padded_batches), which TensorFlow warns about as "retracing"; each is traced once.
+                tf.get_logger().addFilter(
+                    lambda record: "triggered tf.function retracing" not in record.getMessage()
+                )
         _keras = keras
         return keras
