@@ -1,6 +1,7 @@
 """Shared fixtures: the notebook's helper functions, and small sets of real digits."""
 
 import os
+import shutil
 import types
 import urllib.request
 from collections.abc import Iterator
@@ -81,12 +82,23 @@ def kaggle_server(tmp_path: Path) -> Iterator[KaggleStandIn]:
         yield server
 
 
+def require_programs(*programs: str, package: str) -> None:
+    """Skip the test when a system program it needs is missing (the README says how to install it); in CI,
+    where REQUIRE_SYSTEM_PACKAGES=1, fail instead, so that a missing package cannot hide tests."""
+    missing = [name for name in programs if not (Path(name).exists() or shutil.which(name))]
+    if missing:
+        message = f"needs {', '.join(missing)}: apt-get install {package}"
+        if os.environ.get("REQUIRE_SYSTEM_PACKAGES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium driven by Playwright, one per test module."""
     from playwright.sync_api import sync_playwright
 
-    assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install chromium"
+    require_programs(str(CHROMIUM), package="chromium")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium

@@ -14,6 +14,7 @@ import digitkit
 import numpy as np
 import opencv_app
 import pytest
+from conftest import require_programs
 from digit_images import (
     bar_code,
     png_claiming_size,
@@ -491,8 +492,7 @@ def test_missing_camera_is_one_line(capsys):
 @pytest.fixture
 def x_display():
     """A private Xvfb server; yields its DISPLAY value."""
-    if not (shutil.which("Xvfb") and shutil.which("xdotool")):
-        pytest.skip("needs Xvfb and xdotool (apt-get install xvfb xdotool)")
+    require_programs("Xvfb", "xdotool", package="xvfb xdotool")
     read_end, write_end = os.pipe()
     server = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
