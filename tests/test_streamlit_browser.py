@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from digit_images import render_row, stroke_runs
 from digitkit.preprocess import to_model_input_image
+from digitkit.synthetic import glyph_strokes
 from local_web import free_port, local_server
 from page_images import canvas_to_gray
 from playwright.sync_api import Browser, Page, expect
@@ -160,9 +161,12 @@ def settled(page: Page) -> None:
 
 
 def answer(page: Page) -> str:
-    """The heading the app shows for the drawing: `Prediction: d` or `Not sure: ...`."""
+    """The heading the app shows for the drawing: `Prediction: d`, `Not sure: ...` or `Not a digit`."""
     heading = (
-        page.locator("h3").filter(has_text="Prediction:").or_(page.locator("h3").filter(has_text="Not sure"))
+        page.locator("h3")
+        .filter(has_text="Prediction:")
+        .or_(page.locator("h3").filter(has_text="Not sure"))
+        .or_(page.locator("h3").filter(has_text="Not a digit"))
     )
     expect(heading).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
     settled(page)
@@ -197,6 +201,20 @@ def test_digits_drawn_with_the_mouse_are_recognized(browser, app_url):
     )
     if SCREENSHOTS:
         drawing_to_input_figure(drawings, Path(SCREENSHOTS) / "drawing_to_input.png")
+
+
+def test_things_that_are_not_digits_drawn_with_the_mouse_are_refused(browser, app_url):
+    # letters, symbols and a doodle, as mouse strokes on the canvas (the shapes of digitkit.synthetic)
+    page = open_app(browser, app_url)
+    answers = {}
+    for k, name in enumerate(["A", "K", "#", "+", "smiley", "star"]):
+        strokes = glyph_strokes(name, np.random.default_rng(k))
+        draw(page, [[(50 + 180 * x, 50 + 180 * y) for x, y in stroke] for stroke in strokes])
+        answers[name] = answer(page)
+        clear(page)
+    page.context.close()
+    refused = [name for name, said in answers.items() if said == "Not a digit"]
+    assert len(refused) >= 5, answers
 
 
 def test_digit_drawn_with_a_finger_is_recognized(browser, app_url):
