@@ -11,8 +11,9 @@ from notebook_helpers import NOTEBOOK, ROOT
 # (a piece of the code cell that draws the figure, the file it goes to, which of the cell's figures)
 FIGURES = [
     ("plot_history(cnn_history", "docs/cnn_learning_curves.png", 0),
-    ("ensemble_predicted, ensemble_probabilities = predict_labels", "docs/ensemble_confusion_matrix.png", 0),
-    ("ensemble_predicted, ensemble_probabilities = predict_labels", "docs/ensemble_mistakes.png", 1),
+    ("ensemble_predicted = ensemble_probabilities.argmax", "docs/ensemble_confusion_matrix.png", 0),
+    ("ensemble_predicted = ensemble_probabilities.argmax", "docs/ensemble_mistakes.png", 1),
+    ("plot_members_curve(member_probabilities, val_labels", "docs/ensemble_members_curve.png", 0),
 ]
 
 
