@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] papermill={"duration": 0.004918, "end_time": "2026-11-25T17:40:26.570266+00:00", "exception": false, "start_time": "2026-11-25T17:40:26.565348+00:00", "status": "completed"}
+# %% [markdown]
 # # Handwritten digit recognition
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/)
@@ -37,14 +37,14 @@
 # title and folded code ("Show code" in Colab) hold machinery you can read but need not: credentials, file
 # checks, caching, plotting. The lesson is in the cells you see.
 
-# %% [markdown] papermill={"duration": 0.004882, "end_time": "2026-11-25T17:40:26.580282+00:00", "exception": false, "start_time": "2026-11-25T17:40:26.575400+00:00", "status": "completed"}
+# %% [markdown]
 # ## Setup
 #
 # The libraries: TensorFlow with Keras for the models, pandas and pyarrow for the CSV files, matplotlib and
 # seaborn for the plots, scikit-learn for the split and the scores, Pillow and anywidget for the drawing
 # canvas at the end.
 
-# %% cellView="form" papermill={"duration": 3.358518, "end_time": "2026-11-25T17:40:29.943468+00:00", "exception": false, "start_time": "2026-11-25T17:40:26.584950+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Libraries, and TensorFlow without its start-up log {display-mode: "form"}
 import base64
 import contextlib
@@ -103,7 +103,7 @@ with native_stderr_silenced():
 tf.get_logger().addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())
 
 
-# %% cellView="form" papermill={"duration": 0.021924, "end_time": "2026-11-25T17:40:29.975471+00:00", "exception": false, "start_time": "2026-11-25T17:40:29.953547+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Hardware: TPU, several GPUs, one GPU or the CPU {display-mode: "form"}
 def pick_strategy() -> tf.distribute.Strategy:
     """Return a TPU or multi-GPU strategy when such hardware is present, else the default one."""
@@ -131,23 +131,23 @@ def describe_runtime(strategy: tf.distribute.Strategy) -> str:
     )
 
 
-# %% [markdown] papermill={"duration": 0.004162, "end_time": "2026-11-25T17:40:29.984301+00:00", "exception": false, "start_time": "2026-11-25T17:40:29.980139+00:00", "status": "completed"}
+# %% [markdown]
 # Which versions, and which hardware? On a TPU or several GPUs a `tf.distribute` strategy spreads the
 # training; on one GPU or a CPU the default strategy is all we need.
 
-# %% papermill={"duration": 0.010374, "end_time": "2026-11-25T17:40:29.999064+00:00", "exception": false, "start_time": "2026-11-25T17:40:29.988690+00:00", "status": "completed"}
+# %%
 with native_stderr_silenced():
     strategy = pick_strategy()
 print(describe_runtime(strategy))
 
-# %% [markdown] papermill={"duration": 0.004269, "end_time": "2026-11-25T17:40:30.007982+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.003713+00:00", "status": "completed"}
+# %% [markdown]
 # ## Parameters
 #
 # Every setting you may want to change lives in this one cell. With
 # [papermill](https://papermill.readthedocs.io) you can set them from the command line, for example
 # `papermill Handwritten_digit_recognition.ipynb out.ipynb -p DATA_DIR my/data -p EPOCHS 5`.
 
-# %% papermill={"duration": 0.009685, "end_time": "2026-11-25T17:40:30.021901+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.012216+00:00", "status": "completed"} tags=["parameters"]
+# %% tags=["parameters"]
 DATA_DIR = "dataset"  # where train.csv / test.csv (or the Kaggle zip) are, or will be downloaded to
 MODEL_DIR = "models"  # where trained models are saved (and ensemble members trained ahead are found)
 OUTPUT_DIR = "outputs"  # submission.csv and metrics.json
@@ -179,14 +179,14 @@ SAMPLE_ENSEMBLE_SIZE = 3
 # The drawing canvas at the end ("Try it yourself")
 UNSURE_THRESHOLD = 0.95  # below this confidence it says "Not sure" and names the likeliest digits
 
-# %% [markdown] papermill={"duration": 0.004178, "end_time": "2026-11-25T17:40:30.030744+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.026566+00:00", "status": "completed"}
+# %% [markdown]
 # Seeds make the split, the initial weights and the dropout masks the same on every run.
 
-# %% papermill={"duration": 0.008581, "end_time": "2026-11-25T17:40:30.043534+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.034953+00:00", "status": "completed"}
+# %%
 keras.utils.set_random_seed(SEED)
 data_dir, model_dir, output_dir = Path(DATA_DIR), Path(MODEL_DIR), Path(OUTPUT_DIR)
 
-# %% [markdown] papermill={"duration": 0.004171, "end_time": "2026-11-25T17:40:30.052129+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.047958+00:00", "status": "completed"}
+# %% [markdown]
 # ## Get the data
 #
 # The notebook looks for the data in this order and says which source it used:
@@ -204,7 +204,7 @@ data_dir, model_dir, output_dir = Path(DATA_DIR), Path(MODEL_DIR), Path(OUTPUT_D
 # printed.
 
 
-# %% cellView="form" papermill={"duration": 0.012004, "end_time": "2026-11-25T17:40:30.068306+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.056302+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Files: atomic writes, finding and unzipping the CSVs {display-mode: "form"}
 class DataSourceError(RuntimeError):
     """A data source that could not deliver, with a one-line reason."""
@@ -267,7 +267,7 @@ def find_local_data(folder: Path) -> tuple[Path | None, Path | None]:
     return train, test
 
 
-# %% cellView="form" papermill={"duration": 0.014182, "end_time": "2026-11-25T17:40:30.087235+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.073053+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Kaggle: find the credentials, download, explain failures in one line {display-mode: "form"}
 def read_colab_secret(name: str) -> str | None:
     """Return a Colab secret's value, or None outside Colab or when the secret is not shared."""
@@ -368,7 +368,7 @@ def download_from_kaggle(folder: Path, competition: str, dataset: str = "") -> P
     return target
 
 
-# %% cellView="form" papermill={"duration": 0.012591, "end_time": "2026-11-25T17:40:30.104549+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.091958+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title The other sources (Keras' MNIST, the embedded sample) and the chain that tries them in turn {display-mode: "form"}
 def write_digits_csv(path: Path, pixels: np.ndarray, labels: np.ndarray | None = None) -> Path:
     """Write digits as a CSV in Kaggle's layout (label, pixel0..pixel783), atomically; keep an existing file."""
@@ -445,11 +445,11 @@ def get_data(
     )
 
 
-# %% [markdown] papermill={"duration": 0.004817, "end_time": "2026-11-25T17:40:30.114382+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.109565+00:00", "status": "completed"}
+# %% [markdown]
 # Find or fetch the data. On the small embedded sample the CNNs train for fewer epochs and the ensemble has
 # fewer members (`SAMPLE_CNN_EPOCHS`, `SAMPLE_ENSEMBLE_SIZE`), so the whole notebook runs in minutes.
 
-# %% papermill={"duration": 0.009259, "end_time": "2026-11-25T17:40:30.128320+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.119061+00:00", "status": "completed"}
+# %%
 train_csv, test_csv, data_source = get_data(data_dir, KAGGLE_COMPETITION, KAGGLE_DATASET, SEED)
 print(f"Data: {data_source} -> {train_csv}" + (f", {test_csv}" if test_csv else " (no test.csv)"))
 on_sample = "EMBEDDED SAMPLE" in data_source
@@ -460,7 +460,7 @@ if on_sample:
         f"Small sample: the CNNs train for {CNN_EPOCHS} epochs and the ensemble has {ENSEMBLE_SIZE} members."
     )
 
-# %% [markdown] papermill={"duration": 0.004551, "end_time": "2026-11-25T17:40:30.137757+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.133206+00:00", "status": "completed"}
+# %% [markdown]
 # ## Load and check the data
 #
 # `train.csv` holds one digit per line: its label, then 784 pixel values (0-255) of a 28x28 image, row by
@@ -471,7 +471,7 @@ if on_sample:
 # binary copy next to the CSV, checked against a hash of the file, makes the next run load in a fraction
 # of a second.
 
-# %% cellView="form" papermill={"duration": 0.032353, "end_time": "2026-11-25T17:40:30.174625+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.142272+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title The CSV reader: a fast pass, and a careful pass that names the line and column of a problem {display-mode: "form"}
 PIXELS = 28 * 28
 MAX_LINE_BYTES = 64 * 1024  # a row of 785 values takes about 3 KB and Kaggle's header 7 KB
@@ -809,7 +809,7 @@ def parse_digits_csv(path: Path, kind: str, raw: bytes | None = None) -> tuple[n
     return (values[:, label].copy() if labelled else None), pixels
 
 
-# %% cellView="form" papermill={"duration": 0.012213, "end_time": "2026-11-25T17:40:30.191934+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.179721+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title The binary cache next to each CSV {display-mode: "form"}
 CACHE_VERSION = 2
 
@@ -872,10 +872,10 @@ def load_digits_csv(path: Path, kind: str = "train") -> tuple[np.ndarray | None,
     return labels, pixels
 
 
-# %% [markdown] papermill={"duration": 0.004656, "end_time": "2026-11-25T17:40:30.202124+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.197468+00:00", "status": "completed"}
+# %% [markdown]
 # Load both files. Shapes are printed so you can check them: 784 pixels per digit.
 
-# %% papermill={"duration": 0.607074, "end_time": "2026-11-25T17:40:30.813836+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.206762+00:00", "status": "completed"}
+# %%
 train_labels, train_pixels = load_digits_csv(train_csv, "train")
 test_labels, test_pixels = load_digits_csv(test_csv, "test") if test_csv else (None, None)
 print(
@@ -885,13 +885,13 @@ if test_pixels is not None:
     scored = " (labelled: it will be scored)" if test_labels is not None else ""
     print(f"test:  {len(test_pixels):,} digits{scored}")
 
-# %% [markdown] papermill={"duration": 0.00469, "end_time": "2026-11-25T17:40:30.823591+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.818901+00:00", "status": "completed"}
+# %% [markdown]
 # ## Look at the data
 #
 # How many examples of each digit are there, and what do they look like?
 
 
-# %% cellView="form" papermill={"duration": 0.015538, "end_time": "2026-11-25T17:40:30.843551+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.828013+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Plots: counts, digits, learning curves, confusion matrix, mistakes {display-mode: "form"}
 def plot_class_counts(labels: np.ndarray, title: str) -> None:
     """Bar chart of how many examples each digit has."""
@@ -950,12 +950,12 @@ def plot_confident_mistakes(x, true, predicted, probabilities, title: str, count
     plot_digits(x[worst], titles, f"{title}: true as predicted (confidence)")
 
 
-# %% papermill={"duration": 0.771859, "end_time": "2026-11-25T17:40:31.620540+00:00", "exception": false, "start_time": "2026-11-25T17:40:30.848681+00:00", "status": "completed"}
+# %%
 plot_class_counts(train_labels, f"Examples per digit in train.csv{sample_note}")
 samples = np.concatenate([np.flatnonzero(train_labels == digit)[:3] for digit in range(10)])
 plot_digits(train_pixels[samples], [str(train_labels[i]) for i in samples], "Sample digits with their labels")
 
-# %% [markdown] papermill={"duration": 0.005491, "end_time": "2026-11-25T17:40:31.633493+00:00", "exception": false, "start_time": "2026-11-25T17:40:31.628002+00:00", "status": "completed"}
+# %% [markdown]
 # ## Prepare the data
 #
 # Scale the pixels from 0-255 to 0-1, turn each label into a one-hot vector of 10, and hold out a
@@ -963,7 +963,7 @@ plot_digits(train_pixels[samples], [str(train_labels[i]) for i in samples], "Sam
 # is stratified, so every digit is as common in both parts.
 
 
-# %% cellView="form" papermill={"duration": 0.012689, "end_time": "2026-11-25T17:40:31.651759+00:00", "exception": false, "start_time": "2026-11-25T17:40:31.639070+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Scaling, one-hot labels and the stratified split {display-mode: "form"}
 def check_splittable(labels: np.ndarray, validation_size: float, path: Path) -> None:
     """Stop with a clear error when there are too few rows or classes for a stratified split."""
@@ -1004,21 +1004,21 @@ def training_split(data_dir: Path, validation_size: float, seed: int):
     return split_for_training(pixels, labels, validation_size, seed)
 
 
-# %% papermill={"duration": 0.400674, "end_time": "2026-11-25T17:40:32.058688+00:00", "exception": false, "start_time": "2026-11-25T17:40:31.658014+00:00", "status": "completed"}
+# %%
 check_splittable(train_labels, VALIDATION_SIZE, train_csv)
 x_train, x_val, y_train, y_val = split_for_training(train_pixels, train_labels, VALIDATION_SIZE, SEED)
 val_labels = y_val.argmax(axis=1)
 print(f"x_train {x_train.shape}, x_val {x_val.shape}, y_train {y_train.shape}, y_val {y_val.shape}")
 print(f"pixels in [{x_train.min()}, {x_train.max()}]")
 
-# %% [markdown] papermill={"duration": 0.005492, "end_time": "2026-11-25T17:40:32.071170+00:00", "exception": false, "start_time": "2026-11-25T17:40:32.065678+00:00", "status": "completed"}
+# %% [markdown]
 # ## Build the model
 #
 # The original network: two hidden layers of 128 and 64 ReLU units with 20% dropout after the first, and
 # a softmax over the 10 digits. It takes the 784 pixels as they are.
 
 
-# %% papermill={"duration": 0.012204, "end_time": "2026-11-25T17:40:32.088827+00:00", "exception": false, "start_time": "2026-11-25T17:40:32.076623+00:00", "status": "completed"} tags=["helpers"]
+# %% tags=["helpers"]
 def build_mlp() -> keras.Model:
     """The original MLP: Dense(128, relu) -> Dropout(0.2) -> Dense(64, relu) -> Dense(10, softmax)."""
     model = keras.Sequential(
@@ -1034,10 +1034,10 @@ def build_mlp() -> keras.Model:
     return model
 
 
-# %% [markdown] papermill={"duration": 0.007027, "end_time": "2026-11-25T17:40:32.105038+00:00", "exception": false, "start_time": "2026-11-25T17:40:32.098011+00:00", "status": "completed"}
+# %% [markdown]
 # Adam with categorical cross-entropy trains it; accuracy is what we watch.
 
-# %% papermill={"duration": 0.083225, "end_time": "2026-11-25T17:40:32.194652+00:00", "exception": false, "start_time": "2026-11-25T17:40:32.111427+00:00", "status": "completed"}
+# %%
 with strategy.scope():
     mlp = build_mlp()
     mlp.compile(
@@ -1045,7 +1045,7 @@ with strategy.scope():
     )
 mlp.summary()
 
-# %% [markdown] papermill={"duration": 0.005369, "end_time": "2026-11-25T17:40:32.206824+00:00", "exception": false, "start_time": "2026-11-25T17:40:32.201455+00:00", "status": "completed"}
+# %% [markdown]
 # ## Train the model
 #
 # `EPOCHS` is only an upper bound. Two callbacks steer the training: the learning rate is halved when the
@@ -1053,7 +1053,7 @@ mlp.summary()
 # epochs, keeping the best weights. One line per epoch.
 
 
-# %% cellView="form" papermill={"duration": 0.014756, "end_time": "2026-11-25T17:40:32.226915+00:00", "exception": false, "start_time": "2026-11-25T17:40:32.212159+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Training and scoring helpers {display-mode: "form"}
 def training_callbacks(patience: int) -> list[keras.callbacks.Callback]:
     """Early stopping with the best weights restored, and a learning rate halved on plateaus."""
@@ -1091,7 +1091,7 @@ def predict_labels(
     return probabilities.argmax(axis=1), probabilities
 
 
-# %% papermill={"duration": 20.374271, "end_time": "2026-11-25T17:40:52.607841+00:00", "exception": false, "start_time": "2026-11-25T17:40:32.233570+00:00", "status": "completed"}
+# %%
 history, mlp_seconds = fit_timed(
     mlp,
     x_train,
@@ -1106,48 +1106,48 @@ print(
     f"MLP: validation accuracy {val_accuracy:.4f}, loss {val_loss:.4f}, {len(history.epoch)} epochs in {mlp_seconds:.0f} s"
 )
 
-# %% [markdown] papermill={"duration": 0.006443, "end_time": "2026-11-25T17:40:52.621696+00:00", "exception": false, "start_time": "2026-11-25T17:40:52.615253+00:00", "status": "completed"}
+# %% [markdown]
 # ## Evaluate
 #
 # Learning curves: training and validation accuracy and loss per epoch. When the two validation curves
 # flatten while training keeps improving, the model has learned what it can.
 
-# %% papermill={"duration": 0.141695, "end_time": "2026-11-25T17:40:52.769896+00:00", "exception": false, "start_time": "2026-11-25T17:40:52.628201+00:00", "status": "completed"}
+# %%
 plot_history(history, f"MLP{sample_note}")
 
-# %% [markdown] papermill={"duration": 0.006839, "end_time": "2026-11-25T17:40:52.785165+00:00", "exception": false, "start_time": "2026-11-25T17:40:52.778326+00:00", "status": "completed"}
+# %% [markdown]
 # The confusion matrix counts, for each true digit (rows), what the model said (columns). The diagonal is
 # right; everything else is a mistake, and shows which digits get mixed up.
 
-# %% papermill={"duration": 0.192525, "end_time": "2026-11-25T17:40:52.984408+00:00", "exception": false, "start_time": "2026-11-25T17:40:52.791883+00:00", "status": "completed"}
+# %%
 val_predicted, val_probabilities = predict_labels(mlp, x_val)
 plot_confusion_matrix(
     val_labels, val_predicted, f"MLP on the validation set{sample_note}: {val_accuracy:.2%} right"
 )
 
-# %% [markdown] papermill={"duration": 0.007259, "end_time": "2026-11-25T17:40:52.999438+00:00", "exception": false, "start_time": "2026-11-25T17:40:52.992179+00:00", "status": "completed"}
+# %% [markdown]
 # Precision (of the images called *d*, how many are *d*), recall (of the real *d*s, how many were found)
 # and their harmonic mean F1, per digit:
 
-# %% papermill={"duration": 0.017648, "end_time": "2026-11-25T17:40:53.024282+00:00", "exception": false, "start_time": "2026-11-25T17:40:53.006634+00:00", "status": "completed"}
+# %%
 print(classification_report(val_labels, val_predicted, digits=3))
 
-# %% [markdown] papermill={"duration": 0.007331, "end_time": "2026-11-25T17:40:53.039586+00:00", "exception": false, "start_time": "2026-11-25T17:40:53.032255+00:00", "status": "completed"}
+# %% [markdown]
 # The mistakes the model was most sure about. Some are badly written; some labels are arguably wrong.
 
-# %% papermill={"duration": 0.291556, "end_time": "2026-11-25T17:40:53.338589+00:00", "exception": false, "start_time": "2026-11-25T17:40:53.047033+00:00", "status": "completed"}
+# %%
 plot_confident_mistakes(
     x_val, val_labels, val_predicted, val_probabilities, f"MLP's most confident mistakes{sample_note}"
 )
 
-# %% [markdown] papermill={"duration": 0.008145, "end_time": "2026-11-25T17:40:53.355118+00:00", "exception": false, "start_time": "2026-11-25T17:40:53.346973+00:00", "status": "completed"}
+# %% [markdown]
 # ## Predict and submit
 #
 # Predict every test digit and write `submission.csv` in Kaggle's format: `ImageId` (from 1) and `Label`.
 # The file is checked before it is written. When `test.csv` has labels, it is scored as well.
 
 
-# %% cellView="form" papermill={"duration": 0.015518, "end_time": "2026-11-25T17:40:53.378749+00:00", "exception": false, "start_time": "2026-11-25T17:40:53.363231+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Build, check and write the submission {display-mode: "form"}
 def make_submission(predicted: np.ndarray) -> pd.DataFrame:
     """Build Kaggle's submission table: ImageId from 1, one row per test image."""
@@ -1181,14 +1181,14 @@ def write_submission(
         )
 
 
-# %% papermill={"duration": 0.53237, "end_time": "2026-11-25T17:40:53.919391+00:00", "exception": false, "start_time": "2026-11-25T17:40:53.387021+00:00", "status": "completed"}
+# %%
 x_test = normalize(test_pixels) if test_pixels is not None else None
 if x_test is None:
     print("No test.csv: skipping the submission.")
 else:
     write_submission(mlp, x_test, test_labels, output_dir / "submission.csv")
 
-# %% [markdown] papermill={"duration": 0.008108, "end_time": "2026-11-25T17:40:53.938391+00:00", "exception": false, "start_time": "2026-11-25T17:40:53.930283+00:00", "status": "completed"}
+# %% [markdown]
 # ## Improve the model
 #
 # The MLP sees 784 separate numbers; it does not know which pixels are neighbours. Four things do better:
@@ -1209,7 +1209,7 @@ else:
 # reads right from 84% to 93%). Validation digits are left alone.
 
 
-# %% cellView="form" papermill={"duration": 0.022699, "end_time": "2026-11-25T17:40:53.969748+00:00", "exception": false, "start_time": "2026-11-25T17:40:53.947049+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title The training pipeline: schedule, augmentation, tf.data, training with early stopping {display-mode: "form"}
 def cosine_schedule(peak: float, steps_per_epoch: int, epochs: int) -> keras.optimizers.schedules.CosineDecay:
     """Warm up for one epoch to the peak learning rate, then follow a cosine down to 1% of it."""
@@ -1333,10 +1333,10 @@ def train_scheduled(
     )
 
 
-# %% [markdown] papermill={"duration": 0.007851, "end_time": "2026-11-25T17:40:53.989863+00:00", "exception": false, "start_time": "2026-11-25T17:40:53.982012+00:00", "status": "completed"}
+# %% [markdown]
 # Here are a few training digits and three random warps of each:
 
-# %% papermill={"duration": 0.234667, "end_time": "2026-11-25T17:40:54.232215+00:00", "exception": false, "start_time": "2026-11-25T17:40:53.997548+00:00", "status": "completed"}
+# %%
 originals = x_train[:8]
 warps = [augment_digits(tf.constant(originals)).numpy() for _ in range(3)]
 plot_digits(
@@ -1346,13 +1346,13 @@ plot_digits(
     8,
 )
 
-# %% [markdown] papermill={"duration": 0.008202, "end_time": "2026-11-25T17:40:54.248982+00:00", "exception": false, "start_time": "2026-11-25T17:40:54.240780+00:00", "status": "completed"}
+# %% [markdown]
 # ### A tuned MLP
 #
 # Four times wider, with more dropout, larger batches and the schedule.
 
 
-# %% papermill={"duration": 0.014784, "end_time": "2026-11-25T17:40:54.272367+00:00", "exception": false, "start_time": "2026-11-25T17:40:54.257583+00:00", "status": "completed"} tags=["helpers"]
+# %% tags=["helpers"]
 def build_tuned_mlp() -> keras.Model:
     """A wider MLP: Dense(512) -> Dropout(0.3) -> Dense(256) -> Dropout(0.3) -> Dense(10, softmax)."""
     model = keras.Sequential(
@@ -1369,7 +1369,7 @@ def build_tuned_mlp() -> keras.Model:
     return model
 
 
-# %% papermill={"duration": 19.516649, "end_time": "2026-11-25T17:41:13.797695+00:00", "exception": false, "start_time": "2026-11-25T17:40:54.281046+00:00", "status": "completed"}
+# %%
 with strategy.scope():
     tuned_mlp = build_tuned_mlp()
     tuned_history, tuned_seconds = train_scheduled(
@@ -1380,7 +1380,7 @@ print(
     f"Tuned MLP: validation accuracy {evaluate_model(tuned_mlp, x_val, y_val)[1]:.4f} in {tuned_seconds:.0f} s"
 )
 
-# %% [markdown] papermill={"duration": 0.008685, "end_time": "2026-11-25T17:41:13.815808+00:00", "exception": false, "start_time": "2026-11-25T17:41:13.807123+00:00", "status": "completed"}
+# %% [markdown]
 # ### A convolutional network
 #
 # Two blocks of three convolutions, each followed by batch normalization and ReLU. In each block two 3x3
@@ -1390,7 +1390,7 @@ print(
 # same `(N, 784)` input as the MLP and reshapes it itself, so every saved model is used the same way.
 
 
-# %% papermill={"duration": 0.016999, "end_time": "2026-11-25T17:41:13.841561+00:00", "exception": false, "start_time": "2026-11-25T17:41:13.824562+00:00", "status": "completed"} tags=["helpers"]
+# %% tags=["helpers"]
 def conv_bn_relu(x, filters: int, size: int, strides: int = 1, padding: str = "valid"):
     """A convolution (no bias: batch normalization adds its own), batch normalization and ReLU."""
     x = keras.layers.Conv2D(filters, size, strides=strides, padding=padding, use_bias=False)(x)
@@ -1435,10 +1435,10 @@ def train_cnn(
     return model, history, seconds
 
 
-# %% [markdown] papermill={"duration": 0.00877, "end_time": "2026-11-25T17:41:13.859716+00:00", "exception": false, "start_time": "2026-11-25T17:41:13.850946+00:00", "status": "completed"}
+# %% [markdown]
 # Train it. On two CPU cores an epoch takes about 30 seconds; on a GPU a few seconds.
 
-# %% papermill={"duration": 564.925893, "end_time": "2026-11-25T17:50:38.794477+00:00", "exception": false, "start_time": "2026-11-25T17:41:13.868584+00:00", "status": "completed"}
+# %%
 cnn_settings = {
     "epochs": CNN_EPOCHS,
     "batch_size": CNN_BATCH_SIZE,
@@ -1451,7 +1451,7 @@ cnn_loss, cnn_accuracy = evaluate_model(cnn, x_val, y_val)
 print(f"CNN: validation accuracy {cnn_accuracy:.4f}, loss {cnn_loss:.4f} in {cnn_seconds:.0f} s")
 plot_history(cnn_history, f"CNN{sample_note}")
 
-# %% [markdown] papermill={"duration": 0.009233, "end_time": "2026-11-25T17:50:38.813648+00:00", "exception": false, "start_time": "2026-11-25T17:50:38.804415+00:00", "status": "completed"}
+# %% [markdown]
 # ### An ensemble of CNNs
 #
 # CNNs make fewer shared mistakes when each one learns from different data: every member of the ensemble
@@ -1466,7 +1466,7 @@ plot_history(cnn_history, f"CNN{sample_note}")
 # CPU at most `CPU_MEMBERS_TO_TRAIN` of them.
 
 
-# %% cellView="form" papermill={"duration": 0.026086, "end_time": "2026-11-25T17:50:38.849300+00:00", "exception": false, "start_time": "2026-11-25T17:50:38.823214+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Ensemble machinery: fingerprints, bags, loading, training and saving members {display-mode: "form"}
 def split_fingerprint(x_val: np.ndarray, y_val: np.ndarray) -> str:
     """A short hash of the validation set, to recognize models trained on the same split."""
@@ -1614,7 +1614,7 @@ def predict_shifted(model: keras.Model, x: np.ndarray, shift: int) -> np.ndarray
     return np.mean([model.predict(view, batch_size=1024, verbose=0) for view in views], axis=0)
 
 
-# %% papermill={"duration": 4.614047, "end_time": "2026-11-25T17:50:43.473887+00:00", "exception": false, "start_time": "2026-11-25T17:50:38.859840+00:00", "status": "completed"}
+# %%
 member_dir = model_dir / "ensemble"
 recipe = member_recipe(x_val, y_val, member_settings(), BAG_FRACTION)
 members, member_infos, missing = load_members(member_dir, recipe, range(SEED + 1, SEED + 1 + ENSEMBLE_SIZE))
@@ -1642,25 +1642,25 @@ print(
     f"Ensemble of {len(members)} CNNs: validation accuracy {ensemble_accuracy:.4f}, loss {ensemble_loss:.4f}"
 )
 
-# %% [markdown] papermill={"duration": 0.009435, "end_time": "2026-11-25T17:50:43.493791+00:00", "exception": false, "start_time": "2026-11-25T17:50:43.484356+00:00", "status": "completed"}
+# %% [markdown]
 # How does the error fall as members are added? Each point averages the first *k* members.
 
-# %% papermill={"duration": 0.071863, "end_time": "2026-11-25T17:50:43.575099+00:00", "exception": false, "start_time": "2026-11-25T17:50:43.503236+00:00", "status": "completed"}
+# %%
 plot_members_curve(member_probabilities, val_labels, f"Ensemble on the validation set{sample_note}")
 
-# %% [markdown] papermill={"duration": 0.009655, "end_time": "2026-11-25T17:50:43.595179+00:00", "exception": false, "start_time": "2026-11-25T17:50:43.585524+00:00", "status": "completed"}
+# %% [markdown]
 # **Test-time augmentation** asks the ensemble about each digit five times, as it is and shifted by
 # `TTA_SHIFT` pixels up, down, left and right, and averages the answers.
 
-# %% papermill={"duration": 14.711349, "end_time": "2026-11-25T17:50:58.316187+00:00", "exception": false, "start_time": "2026-11-25T17:50:43.604838+00:00", "status": "completed"}
+# %%
 tta_probabilities = np.mean([predict_shifted(member, x_val, TTA_SHIFT) for member in members], axis=0)
 tta_accuracy = float(np.mean(tta_probabilities.argmax(axis=1) == val_labels))
 print(f"Ensemble: {ensemble_accuracy:.4f} as it is, {tta_accuracy:.4f} with test-time augmentation")
 
-# %% [markdown] papermill={"duration": 0.009557, "end_time": "2026-11-25T17:50:58.336577+00:00", "exception": false, "start_time": "2026-11-25T17:50:58.327020+00:00", "status": "completed"}
+# %% [markdown]
 # Where does the ensemble still go wrong?
 
-# %% papermill={"duration": 0.379976, "end_time": "2026-11-25T17:50:58.726304+00:00", "exception": false, "start_time": "2026-11-25T17:50:58.346328+00:00", "status": "completed"}
+# %%
 ensemble_predicted = ensemble_probabilities.argmax(axis=1)
 plot_confusion_matrix(
     val_labels,
@@ -1671,7 +1671,7 @@ plot_confident_mistakes(
     x_val, val_labels, ensemble_predicted, ensemble_probabilities, f"The ensemble's mistakes{sample_note}"
 )
 
-# %% [markdown] papermill={"duration": 0.010051, "end_time": "2026-11-25T17:50:58.747292+00:00", "exception": false, "start_time": "2026-11-25T17:50:58.737241+00:00", "status": "completed"}
+# %% [markdown]
 # ### One CNN that learns from the ensemble
 #
 # An ensemble is slow: it runs every member for every digit. *Knowledge distillation* (Hinton et al., 2015)
@@ -1681,7 +1681,7 @@ plot_confident_mistakes(
 # for this split and these members (`python scripts/train_ensemble.py` trains it after the members).
 
 
-# %% cellView="form" papermill={"duration": 0.016012, "end_time": "2026-11-25T17:50:58.773280+00:00", "exception": false, "start_time": "2026-11-25T17:50:58.757268+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Distillation: soft targets from the ensemble {display-mode: "form"}
 def distilled_recipe(recipe: dict, member_infos: list[dict], weight: float) -> dict:
     """What a distilled CNN must share with this run to be reused: the members' recipe, seeds and weight."""
@@ -1705,7 +1705,7 @@ def train_distilled(teacher: keras.Model, x_train, y_train, x_val, y_val, settin
     return model, info
 
 
-# %% papermill={"duration": 0.748318, "end_time": "2026-11-25T17:50:59.531933+00:00", "exception": false, "start_time": "2026-11-25T17:50:58.783615+00:00", "status": "completed"}
+# %%
 distill_recipe = distilled_recipe(recipe, member_infos, DISTILL_WEIGHT)
 distilled, distilled_info = load_matching(model_dir / "distilled.keras", distill_recipe)
 if distilled is None and (on_accelerator or on_sample or len(to_train) < CPU_MEMBERS_TO_TRAIN):
@@ -1721,14 +1721,14 @@ if distilled is None:
 else:
     print(f"Distilled CNN: validation accuracy {evaluate_model(distilled, x_val, y_val)[1]:.4f}")
 
-# %% [markdown] papermill={"duration": 0.010165, "end_time": "2026-11-25T17:50:59.553640+00:00", "exception": false, "start_time": "2026-11-25T17:50:59.543475+00:00", "status": "completed"}
+# %% [markdown]
 # ### Compare
 #
 # Validation accuracy, mistakes, size, training time, and the time to classify 1,000 digits (median of 5
 # runs). The ensemble's training time counts all its members, including those trained ahead of time.
 
 
-# %% cellView="form" papermill={"duration": 0.018028, "end_time": "2026-11-25T17:50:59.581887+00:00", "exception": false, "start_time": "2026-11-25T17:50:59.563859+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Timing and the comparison table {display-mode: "form"}
 def inference_ms_per_1000(predict, x: np.ndarray, repeats: int = 5, budget_s: float = 5.0) -> float:
     """Median milliseconds a prediction function takes for 1,000 images (fewer repeats for slow ones)."""
@@ -1778,7 +1778,7 @@ def show_comparison(table: pd.DataFrame):
     )
 
 
-# %% papermill={"duration": 16.612072, "end_time": "2026-11-25T17:51:16.204839+00:00", "exception": false, "start_time": "2026-11-25T17:50:59.592767+00:00", "status": "completed"}
+# %%
 ensemble_seconds = sum(info["train_seconds"] for info in member_infos)
 rows = [
     ("original MLP", mlp, val_probabilities, mlp_seconds),
@@ -1799,14 +1799,14 @@ if distilled is not None:
     )
 show_comparison(compare_models(rows, x_val, y_val))
 
-# %% [markdown] papermill={"duration": 0.010872, "end_time": "2026-11-25T17:51:16.227679+00:00", "exception": false, "start_time": "2026-11-25T17:51:16.216807+00:00", "status": "completed"}
+# %% [markdown]
 # The ensemble writes the final submission:
 
-# %% papermill={"duration": 20.774144, "end_time": "2026-11-25T17:51:37.012450+00:00", "exception": false, "start_time": "2026-11-25T17:51:16.238306+00:00", "status": "completed"}
+# %%
 if x_test is not None:
     write_submission(ensemble, x_test, test_labels, output_dir / "submission.csv")
 
-# %% [markdown] papermill={"duration": 0.010164, "end_time": "2026-11-25T17:51:37.033585+00:00", "exception": false, "start_time": "2026-11-25T17:51:37.023421+00:00", "status": "completed"}
+# %% [markdown]
 # ## Save
 #
 # The models go to `MODEL_DIR`: `mlp.keras` (the original), `cnn.keras`, `distilled.keras`, and the
@@ -1817,7 +1817,7 @@ if x_test is not None:
 # replaces a good one.
 
 
-# %% cellView="form" papermill={"duration": 0.014235, "end_time": "2026-11-25T17:51:37.057800+00:00", "exception": false, "start_time": "2026-11-25T17:51:37.043565+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Metrics of a trained model {display-mode: "form"}
 def model_metrics(model: keras.Model, epochs: int, seconds: float, x, y, probabilities=None) -> dict:
     """Validation accuracy and loss, epochs, training time and size of a trained model.
@@ -1834,7 +1834,7 @@ def model_metrics(model: keras.Model, epochs: int, seconds: float, x, y, probabi
     }
 
 
-# %% papermill={"duration": 1.340023, "end_time": "2026-11-25T17:51:38.407883+00:00", "exception": false, "start_time": "2026-11-25T17:51:37.067860+00:00", "status": "completed"}
+# %%
 metrics = {"data": data_source, "train_rows": int(len(x_train)), "validation_rows": int(len(x_val))}
 metrics["mlp"] = model_metrics(mlp, len(history.epoch), mlp_seconds, x_val, y_val)
 metrics["tuned_mlp"] = model_metrics(tuned_mlp, len(tuned_history.epoch), tuned_seconds, x_val, y_val)
@@ -1858,7 +1858,7 @@ print(
     f"Saved mlp.keras and cnn.keras in {model_dir}/ (members in {member_dir}/), and {output_dir / 'metrics.json'}"
 )
 
-# %% [markdown] papermill={"duration": 0.010511, "end_time": "2026-11-25T17:51:38.429410+00:00", "exception": false, "start_time": "2026-11-25T17:51:38.418899+00:00", "status": "completed"}
+# %% [markdown]
 # ## Try it yourself
 #
 # Draw a digit with the mouse, a pen or a finger and watch the models trained above read it. After each
@@ -1872,7 +1872,7 @@ print(
 # GitHub, a papermill run) a still picture of that example shows instead.
 
 
-# %% cellView="form" papermill={"duration": 0.02032, "end_time": "2026-11-25T17:51:38.459689+00:00", "exception": false, "start_time": "2026-11-25T17:51:38.439369+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Drawings to model inputs {display-mode: "form"}
 BOARD_SIZE = 280  # the canvas is 280x280 pixels: ten times the model's 28x28 field ...
 PEN_WIDTH = 18  # ... and a digit drawn ~200 px tall shrinks to 20 px, so an 18 px pen becomes MNIST's ~2 px
@@ -1956,7 +1956,7 @@ def digit_as_strokes(pixels: np.ndarray, size: int = BOARD_SIZE) -> list[list[li
     return strokes
 
 
-# %% cellView="form" papermill={"duration": 0.017669, "end_time": "2026-11-25T17:51:38.487996+00:00", "exception": false, "start_time": "2026-11-25T17:51:38.470327+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title Reading a drawing {display-mode: "form"}
 @dataclass(frozen=True)
 class DrawingReading:
@@ -2023,7 +2023,7 @@ def plot_reading(drawing: np.ndarray, reading: DrawingReading, model_name: str) 
     return fig
 
 
-# %% cellView="form" papermill={"duration": 0.020381, "end_time": "2026-11-25T17:51:38.518596+00:00", "exception": false, "start_time": "2026-11-25T17:51:38.498215+00:00", "status": "completed"} tags=["helpers"]
+# %% cellView="form" tags=["helpers"]
 # @title The drawing canvas widget {display-mode: "form"}
 DIGIT_CANVAS_JS = """
 const copy = (strokes) => strokes.map((stroke) => stroke.map((point) => point.slice()));
@@ -2277,7 +2277,7 @@ class DigitCanvas(anywidget.AnyWidget):
         return ({**data, "image/png": base64.b64encode(picture).decode()}, metadata) if picture else bundle
 
 
-# %% papermill={"duration": 0.254751, "end_time": "2026-11-25T17:51:38.784317+00:00", "exception": false, "start_time": "2026-11-25T17:51:38.529566+00:00", "status": "completed"}
+# %%
 trained = {
     "ensemble": ensemble,
     "distilled CNN": distilled,

@@ -50,7 +50,7 @@ render: $(VENV)/.installed
 	@test -e dataset/train.csv -o -e dataset/digit-recognizer.zip || \
 		{ echo "make render: put Kaggle's digit-recognizer.zip (or train.csv and test.csv) in dataset/ first"; exit 1; }
 	mkdir -p $(OUT)
-	$(PY) scripts/run_notebook.py $(NB) $(OUT)/render.ipynb
+	$(PY) scripts/run_notebook.py $(NB) $(OUT)/render.ipynb --plain
 	mv $(OUT)/render.ipynb $(NB)
 
 clean:
