@@ -1,4 +1,4 @@
-"""The web page's pictures, kept apart from the page so tests and the benchmark can call them: the canvas'
+"""The web page's pictures, kept apart from the page so tests can call them: the canvas'
 pixels as a drawing, an upload read and annotated, and a 28x28 model input blown up to look at.
 
 Everything else the page shows (predictions, their words and colours, the models) comes from `digitkit`.
@@ -12,22 +12,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from digitkit.annotate import annotate
 from digitkit.images import decode_image
+from digitkit.pixels import canvas_to_gray
 from digitkit.reading import Reading, read_digits
+
+__all__ = ["UploadReading", "canvas_to_gray", "enlarge", "read_upload"]
 
 if TYPE_CHECKING:
     import keras
     from digitkit.novelty import DigitCheck
-
-
-def canvas_to_gray(rgba: np.ndarray) -> np.ndarray:
-    """The canvas' RGBA pixels (white ink on black) as a uint8 grayscale image, transparent parts black."""
-    pixels = np.asarray(rgba)
-    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
-        raise ValueError(f"expected an RGB or RGBA canvas image, got shape {pixels.shape}")
-    gray = pixels[:, :, :3].max(axis=2).astype(np.float32)
-    if pixels.shape[2] == 4:
-        gray *= pixels[:, :, 3].astype(np.float32) / 255.0
-    return gray.round().astype(np.uint8)
 
 
 @dataclass(frozen=True)

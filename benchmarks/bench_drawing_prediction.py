@@ -62,9 +62,9 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(CORES)
     from digitkit.models import available_models, load_model
     from digitkit.novelty import load_digit_check
+    from digitkit.pixels import canvas_to_gray
     from digitkit.prediction import predict_drawing
     from digitkit.preprocess import to_model_input_image
-    from page_images import canvas_to_gray
 
     models = available_models(ROOT / "models")
     if args.model.endswith(".keras"):

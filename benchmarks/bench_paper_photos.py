@@ -32,9 +32,9 @@ EXTRAS = ("No. ", "-", "# ", "/")
 
 
 def plain_reading(image: np.ndarray, model) -> str:
-    """What the apps read today (every mark a digit); "?" when that reading fails on an inkless mark."""
+    """What the apps read without the "not a digit" check (every mark a digit); "?" if that fails."""
     try:
-        return read_digits(image, model)[0]
+        return read_digits(image, model).text
     except EmptyImageError:
         return "?"
 

@@ -345,7 +345,7 @@ def test_batch_mode_leaves_marks_that_are_not_digits_out(tmp_path):
 
 def test_a_drawing_that_is_not_a_digit_shows_not_a_digit(cnn_digit_check):
     board = DrawingBoard(BOARD_SIZE)
-    board.ink[:] = non_digit_drawing("A", seed=7, size=BOARD_SIZE)
+    board.ink[:] = non_digit_drawing("#", seed=7, size=BOARD_SIZE)
     board.strokes = [[(0, 0)]]
     prediction = board.update_prediction(
         opencv_app.digitkit.load_model(digitkit.DEFAULT_MODEL_DIR / "cnn.keras"), "cnn", cnn_digit_check

@@ -67,7 +67,7 @@ def test_marks_before_the_number_are_skipped(cnn_digit_check):
 
 @pytest.mark.slow
 def test_nine_in_ten_generated_photos_are_read_exactly():
-    # benchmarks/bench_paper_photos.py measures 50
+    # the ensemble reads 9 of these 10; benchmarks/bench_paper_photos.py measures 50
     path = DEFAULT_MODEL_DIR / "ensemble"
     check = load_digit_check(load_model(path), path)
     photos = paper_photos(10, seed=0)

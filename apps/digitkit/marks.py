@@ -20,8 +20,13 @@ from digitkit.segment import DigitBox, find_digits
 
 JOIN_GAP_SHARE = 0.08  # pieces this close (share of their height) may be one digit: a cut blob, an open 4
 ROW_MARGIN = 1.1  # in a row of digits, a mark as tall as they are is a digit up to this x the threshold
-ROW_HEIGHT_SHARE = 0.8  # ("as tall": at least this share of the digits' median height)
-SMALL_SHARE = 0.65  # a mark less tall than this share of the digits' median height is not one of them
+ROW_HEIGHT_SHARE = 0.7  # ("as tall": at least this share of the digits' median height; a 0 is often shorter)
+SMALL_SHARE = 0.65  # a mark less tall than this share of the digits' median height is not one of them ...
+FLAT_RATIO = 1.3  # ... unless it is this many times wider than tall
+LINE_ELONGATION = (
+    60  # a mark whose ink is this many times longer than wide (variance) is a straight stroke ...
+)
+SLASH_TILT = 35  # ... and one leaning more than this many degrees from upright is a slash or a dash
 
 
 @dataclass(frozen=True)
@@ -138,15 +143,14 @@ def _in_row(marks: list[Mark]) -> list[Mark]:
 
 
 def _without_small(marks: list[Mark]) -> list[Mark]:
-    """The marks, those much shorter and narrower than the digits (the o of "No.", a dot) marked as not
-    digits; a short mark as wide as the digits stays (a flat 2)."""
-    digits = [mark.box for mark in marks if mark.is_digit]
-    if not digits:
+    """The marks, those much shorter than the digits (the o of "No.", a dot) marked as not digits; a short
+    mark much wider than tall stays (a flat 2)."""
+    heights = [mark.box.h for mark in marks if mark.is_digit]
+    if not heights:
         return marks
-    least = SMALL_SHARE * float(np.median([box.h for box in digits]))
-    narrow = float(np.median([box.w for box in digits]))
+    least = SMALL_SHARE * float(np.median(heights))
     return [
-        replace(mark, is_digit=False) if mark.box.h < least and mark.box.w < narrow else mark
+        replace(mark, is_digit=False) if mark.box.h < least and mark.box.w < FLAT_RATIO * mark.box.h else mark
         for mark in marks
     ]
 

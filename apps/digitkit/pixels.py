@@ -83,3 +83,14 @@ def border_median(gray: np.ndarray) -> float:
         [gray[:frame].ravel(), gray[-frame:].ravel(), gray[:, :frame].ravel(), gray[:, -frame:].ravel()]
     )
     return float(np.median(border))
+
+
+def canvas_to_gray(rgba: np.ndarray) -> np.ndarray:
+    """The canvas' RGBA pixels (white ink on black) as a uint8 grayscale image, transparent parts black."""
+    pixels = np.asarray(rgba)
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise ValueError(f"expected an RGB or RGBA canvas image, got shape {pixels.shape}")
+    gray = pixels[:, :, :3].max(axis=2).astype(np.float32)
+    if pixels.shape[2] == 4:
+        gray *= pixels[:, :, 3].astype(np.float32) / 255.0
+    return gray.round().astype(np.uint8)
