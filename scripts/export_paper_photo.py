@@ -2,8 +2,8 @@
 
 Left, the photo (apps/digitkit/synthetic.py: real MNIST digits retraced with a ballpoint on ruled paper,
 with a shadow, a tilt and `No.` before the number); right, the ink the reader sees once the light is evened
-out and the page's lines are gone, with each digit boxed and labelled, and the marks that are not digits
-boxed in grey.
+out and the page's lines are gone, with each digit boxed and labelled as the apps do, and the marks that are
+not digits boxed in grey with an x.
 
 Usage: .venv/bin/python scripts/export_paper_photo.py [--seed 507] [--out docs/paper_photo.png]
 """
@@ -17,40 +17,22 @@ import cv2
 import numpy as np
 from digitkit.annotate import annotate
 from digitkit.files import write_image
-from digitkit.marks import read_marks
 from digitkit.models import DEFAULT_MODEL_DIR, load_model
 from digitkit.novelty import load_digit_check
+from digitkit.reading import read_digits
 from digitkit.segment import ink_map
 from digitkit.synthetic import paper_photo
 from notebook_helpers import ROOT
 
-NOT_A_DIGIT_COLOUR = (150, 150, 150)  # BGR
-
 
 def figure(seed: int, text: str) -> tuple[np.ndarray, str]:
-    """The side-by-side picture and what was read."""
+    """The side-by-side picture and what was read, as the apps read it (read_digits with the digit check)."""
     photo = paper_photo(text, seed=seed, kind="ruled", extras="No. ", underline=True)
     path = DEFAULT_MODEL_DIR / "cnn.keras"
-    reading = read_marks(photo.image, load_digit_check(load_model(path), path))
-    digits = [mark for mark in reading.marks if mark.is_digit]
+    model = load_model(path)
+    reading = read_digits(photo.image, model, load_digit_check(model, path))
     ink = 255 - ink_map(photo.image)
-    panel = annotate(ink, [mark.box for mark in digits], np.array([mark.probabilities for mark in digits]))
-    for mark in reading.marks:
-        if not mark.is_digit:
-            box = mark.box
-            cv2.rectangle(
-                panel, (box.x, box.y), (box.x + box.w - 1, box.y + box.h - 1), NOT_A_DIGIT_COLOUR, 2
-            )
-            cv2.putText(
-                panel,
-                "not a digit",
-                (box.x, box.y - 6),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.5,
-                NOT_A_DIGIT_COLOUR,
-                1,
-                cv2.LINE_AA,
-            )
+    panel = annotate(ink, reading.boxes, reading.predictions, scale=1)
     gap = np.full((photo.image.shape[0], 12, 3), 255, np.uint8)
     return np.hstack([photo.image, gap, panel]), reading.text
 

@@ -1,7 +1,8 @@
 """Fit the "not a digit" statistics of each saved model and save them as models/novelty.npz.
 
-For each model in the model folder: its features (the input of its last layer) on the notebook's training
-split give each digit's mean and one shared covariance; the distance threshold is set so that at most 1% of
+For each model in the model folder: its features on the notebook's training split (the digits as they are
+and with their strokes thinned or thickened, as the CNNs' training augmentation does) give each digit's
+mean and one shared covariance; the distance threshold is set so that at most 1% of
 the notebook's validation digits are refused (apps/digitkit/novelty.py). About 2 minutes on 2 CPU cores. Rerun after retraining a model:
 the file records each model file's SHA-256, and the apps refuse statistics fitted for another version.
 
@@ -63,6 +64,11 @@ def main() -> None:
     nb = load_notebook_helpers()
     x_train, x_val, y_train, y_val = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
     y_train, y_val = y_train.argmax(axis=1), y_val.argmax(axis=1)
+    # The digits as the CNNs learned them: as they are, and again with their strokes thinned or thickened
+    # at random by the training's own augmentation (else a marker-thick digit looks like no digit at all).
+    nb.tf.random.set_seed(nb.SEED)
+    varied = np.asarray(nb.vary_stroke_width(x_train.reshape(-1, 28, 28, 1))).reshape(len(x_train), -1)
+    x_train, y_train = np.concatenate([x_train, varied]), np.concatenate([y_train, y_train])
     arrays: dict[str, np.ndarray] = {}
     for name, path in models.items():
         view = feature_view(load_model(path))
