@@ -35,7 +35,8 @@ class CellOutputOnly(logging.Filter):
     """Let through what the cells print, not papermill's markers around each cell."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(("Executing Cell", "Ending Cell", "Executing notebook"))
+        markers = ("Executing Cell", "Ending Cell", "Executing notebook", "Input Notebook", "Output Notebook")
+        return not record.getMessage().startswith(markers)
 
 
 def plain(path: str) -> None:
