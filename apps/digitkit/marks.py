@@ -23,10 +23,6 @@ ROW_MARGIN = 1.1  # in a row of digits, a mark as tall as they are is a digit up
 ROW_HEIGHT_SHARE = 0.7  # ("as tall": at least this share of the digits' median height; a 0 is often shorter)
 SMALL_SHARE = 0.65  # a mark less tall than this share of the digits' median height is not one of them ...
 FLAT_RATIO = 1.3  # ... unless it is this many times wider than tall
-LINE_ELONGATION = (
-    60  # a mark whose ink is this many times longer than wide (variance) is a straight stroke ...
-)
-SLASH_TILT = 35  # ... and one leaning more than this many degrees from upright is a slash or a dash
 
 
 @dataclass(frozen=True)
