@@ -194,6 +194,15 @@ def test_model_picker_switches_models_and_survives_a_broken_one(monkeypatch, tmp
     assert texts(at, "subheader") == ["Prediction: 0"]
 
 
+def test_a_model_without_its_digit_check_still_reads_and_says_so(monkeypatch, tmp_path):
+    shutil.copy(MODELS / "cnn.keras", tmp_path / "cnn.keras")  # no novelty.npz beside it
+    monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tmp_path))
+    at, _ = run_app(monkeypatch, non_digit_drawing("#", seed=7))
+    assert any("no *Not a digit* check" in caption for caption in texts(at, "caption"))
+    assert texts(at, "subheader")[0].startswith(("Prediction:", "Not sure:"))  # unchecked: a digit is named
+    assert not at.error
+
+
 def test_missing_models_get_a_clear_message(monkeypatch, tmp_path):
     monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tmp_path))
     at, _ = run_app(monkeypatch, digit_drawing(2, 280))
