@@ -383,7 +383,7 @@ def run_image(path: Path, out: Path | None, shelf: ModelShelf) -> int:
         ) from error
     except (OSError, ValueError) as error:
         raise AppError(f"{target}: cannot write the annotated copy ({error})") from error
-    digits = [p for p in reading.predictions if p.status is not Status.NOT_A_DIGIT]
+    digits = reading.digits
     skipped = len(reading.predictions) - len(digits)
     print(
         f"{len(digits)} digit(s) found in {path} with the {shelf.name} model"

@@ -163,7 +163,7 @@ def upload_section(model_path: Path, modified: float) -> None:
             "photo with dark digits on light paper (or light on dark), filling a good part of the picture."
         )
         return
-    digits = [p for p in reading.predictions if p.status is not Status.NOT_A_DIGIT]
+    digits = reading.digits
     if not digits:
         st.warning(f"No digits found in {upload.name}: none of its marks looks like a digit.")
     else:

@@ -23,11 +23,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model, predict_proba
+from digitkit.models import available_models, load_model, predict_proba
 from digitkit.novelty import DigitClusters, features_and_probabilities, fit_layer, load_digit_check
 from digitkit.preprocess import to_model_input
 from digitkit.synthetic import AMBIGUOUS, NON_DIGITS, non_digit_drawing, stroke_variant
-from notebook_helpers import ROOT, load_notebook_helpers
+from notebook_helpers import add_data_and_models_arguments, load_notebook_helpers
 
 WIDTHS = {"thin": 0.04, "MNIST-wide": 0.17, "thick": 0.3}  # stroke width over the digit's height
 BOARD = 280  # the web app's canvas, in px
@@ -113,13 +113,7 @@ def compare_scores(model, x_train, y_train, x_val, inputs, names) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=ROOT / "dataset",
-        help="folder with train.csv or Kaggle's zip (as DATA_DIR)",
-    )
-    parser.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="folder of the saved models")
+    add_data_and_models_arguments(parser)
     parser.add_argument("--drawings", type=int, default=10, help="drawings of each non-digit")
     parser.add_argument("--compare", action="store_true", help="also measure other scores (slower)")
     parser.add_argument("--model", action="append", help="only this model (cnn, ensemble, mlp); repeatable")

@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model, predict_proba
+from digitkit.models import available_models, load_model, predict_proba
 from digitkit.preprocess import to_model_input
 from digitkit.strokes import normalize_stroke_width
 from digitkit.synthetic import stroke_variant
-from notebook_helpers import ROOT, load_notebook_helpers
+from notebook_helpers import add_data_and_models_arguments, load_notebook_helpers
 
 WIDTHS = {"thin 0.04": 0.04, "MNIST 0.17": 0.17, "thick 0.25": 0.25, "thick 0.30": 0.30}
 SIZES = {"canvas": 280, "photo crop": 64}
@@ -80,13 +80,7 @@ def fine_tuned(path: Path, x_train, y_train, epochs: int, augment: bool):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=ROOT / "dataset",
-        help="folder with train.csv or Kaggle's zip (as DATA_DIR)",
-    )
-    parser.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="folder of the saved models")
+    add_data_and_models_arguments(parser)
     parser.add_argument(
         "--digits", type=int, default=1000, help="validation digits per stroke width and size"
     )

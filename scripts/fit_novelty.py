@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model
+from digitkit.models import available_models, load_model
 from digitkit.novelty import (
     NOVELTY_FILE,
     REFUSED_SHARE,
@@ -30,7 +30,7 @@ from digitkit.novelty import (
     fit_layer,
     saved_arrays,
 )
-from notebook_helpers import ROOT, load_notebook_helpers
+from notebook_helpers import add_data_and_models_arguments, load_notebook_helpers
 
 
 def save_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -48,13 +48,7 @@ def save_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=ROOT / "dataset",
-        help="folder with train.csv or Kaggle's zip (as DATA_DIR)",
-    )
-    parser.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="folder of the saved models")
+    add_data_and_models_arguments(parser)
     args = parser.parse_args()
     if not args.data.is_dir():
         sys.exit(f"{args.data}: not a folder (give the folder holding train.csv or digit-recognizer.zip)")

@@ -4,6 +4,7 @@ The notebook is the single place these functions are defined (it must run alone 
 runs its cells tagged "helpers" (imports and function definitions only) and "parameters" into a module.
 """
 
+import argparse
 import json
 import types
 from pathlib import Path
@@ -27,3 +28,16 @@ def load_notebook_helpers(tags: tuple[str, ...] = ("helpers", "parameters")) -> 
         with module.native_stderr_silenced():  # the devices start here; their C++ log lines stay hidden
             module.tf.config.list_logical_devices()
     return module
+
+
+def add_data_and_models_arguments(parser: argparse.ArgumentParser) -> None:
+    """The --data and --models options of the scripts that read the notebook's split and the saved models."""
+    from digitkit.models import DEFAULT_MODEL_DIR
+
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT / "dataset",
+        help="folder with train.csv or Kaggle's zip (as DATA_DIR)",
+    )
+    parser.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="folder of the saved models")

@@ -27,9 +27,14 @@ class Reading:
     predictions: list[Prediction]
 
     @property
+    def digits(self) -> list[Prediction]:
+        """The predictions of the marks that are digits (sure or not), left to right."""
+        return [p for p in self.predictions if p.status is not Status.NOT_A_DIGIT]
+
+    @property
     def text(self) -> str:
         """The likeliest digits, left to right (sure or not; marks that are not digits left out): "40213"."""
-        return "".join(str(p.digit) for p in self.predictions if p.status is not Status.NOT_A_DIGIT)
+        return "".join(str(p.digit) for p in self.digits)
 
     @property
     def probabilities(self) -> np.ndarray:
