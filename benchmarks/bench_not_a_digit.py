@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from digitkit.models import available_models, load_model, predict_proba
 from digitkit.novelty import DigitClusters, features_and_probabilities, fit_layer, load_digit_check
 from digitkit.preprocess import to_model_input
 from digitkit.synthetic import AMBIGUOUS, NON_DIGITS, non_digit_drawing, stroke_variant
-from notebook_helpers import add_data_and_models_arguments, load_notebook_helpers
+from notebook_helpers import add_data_and_models_arguments, labelled_split
 
 WIDTHS = {"thin": 0.04, "MNIST-wide": 0.17, "thick": 0.3}  # stroke width over the digit's height
 BOARD = 280  # the web app's canvas, in px
@@ -118,11 +117,7 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true", help="also measure other scores (slower)")
     parser.add_argument("--model", action="append", help="only this model (cnn, ensemble, mlp); repeatable")
     args = parser.parse_args()
-    if not args.data.is_dir():
-        sys.exit(f"{args.data}: not a folder (give the folder holding train.csv or digit-recognizer.zip)")
-    nb = load_notebook_helpers()
-    x_train, x_val, y_train, y_val = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
-    y_train, y_val = y_train.argmax(axis=1), y_val.argmax(axis=1)
+    nb, x_train, x_val, y_train, y_val = labelled_split(args.data)
     test_digits = kaggle_test_digits(nb, args.data)
     inputs, names = drawings(args.drawings)
     ambiguous = np.isin(names, list(AMBIGUOUS))

@@ -16,7 +16,6 @@ Usage: .venv/bin/python benchmarks/bench_stroke_width.py [--data dataset]
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from digitkit.models import available_models, load_model, predict_proba
 from digitkit.preprocess import to_model_input
 from digitkit.strokes import normalize_stroke_width
 from digitkit.synthetic import stroke_variant
-from notebook_helpers import add_data_and_models_arguments, load_notebook_helpers
+from notebook_helpers import add_data_and_models_arguments, labelled_split
 
 WIDTHS = {"thin 0.04": 0.04, "MNIST 0.17": 0.17, "thick 0.25": 0.25, "thick 0.30": 0.30}
 SIZES = {"canvas": 280, "photo crop": 64}
@@ -86,11 +85,7 @@ def main() -> None:
     )
     parser.add_argument("--finetune", type=int, default=0, help="epochs of fine-tuning for the comparison")
     args = parser.parse_args()
-    if not args.data.is_dir():
-        sys.exit(f"{args.data}: not a folder (give the folder holding train.csv or digit-recognizer.zip)")
-    nb = load_notebook_helpers()
-    x_train, x_val, y_train, y_val = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
-    y_train, y_val = y_train.argmax(axis=1), y_val.argmax(axis=1)
+    nb, x_train, x_val, y_train, y_val = labelled_split(args.data)
     chosen = np.linspace(0, len(x_val) - 1, args.digits).astype(int)
     images = np.round(x_val[chosen] * 255).astype(np.uint8).reshape(-1, 28, 28)
     labels = y_val[chosen]

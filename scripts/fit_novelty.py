@@ -30,7 +30,7 @@ from digitkit.novelty import (
     fit_layer,
     saved_arrays,
 )
-from notebook_helpers import add_data_and_models_arguments, load_notebook_helpers
+from notebook_helpers import add_data_and_models_arguments, labelled_split
 
 
 def save_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -50,14 +50,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_and_models_arguments(parser)
     args = parser.parse_args()
-    if not args.data.is_dir():
-        sys.exit(f"{args.data}: not a folder (give the folder holding train.csv or digit-recognizer.zip)")
     models = available_models(args.models)
     if not models:
         sys.exit(f"{args.models}: no saved model")
-    nb = load_notebook_helpers()
-    x_train, x_val, y_train, y_val = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
-    y_train, y_val = y_train.argmax(axis=1), y_val.argmax(axis=1)
+    nb, x_train, x_val, y_train, y_val = labelled_split(args.data)
     # The digits as the CNNs learned them: as they are, and again with their strokes thinned or thickened
     # at random by the training's own augmentation (else a marker-thick digit looks like no digit at all).
     nb.tf.random.set_seed(nb.SEED)

@@ -6,6 +6,7 @@ runs its cells tagged "helpers" (imports and function definitions only) and "par
 
 import argparse
 import json
+import sys
 import types
 from pathlib import Path
 
@@ -41,3 +42,13 @@ def add_data_and_models_arguments(parser: argparse.ArgumentParser) -> None:
         help="folder with train.csv or Kaggle's zip (as DATA_DIR)",
     )
     parser.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="folder of the saved models")
+
+
+def labelled_split(data_dir: Path) -> tuple:
+    """The notebook's helpers and its split (x_train, x_val, y_train, y_val) with the labels as digits, not
+    one-hot; exits with one line when `data_dir` is not a folder."""
+    if not data_dir.is_dir():
+        sys.exit(f"{data_dir}: not a folder (give the folder holding train.csv or digit-recognizer.zip)")
+    nb = load_notebook_helpers()
+    x_train, x_val, y_train, y_val = nb.training_split(data_dir, nb.VALIDATION_SIZE, nb.SEED)
+    return nb, x_train, x_val, y_train.argmax(axis=1), y_val.argmax(axis=1)
