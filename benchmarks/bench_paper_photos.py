@@ -85,11 +85,17 @@ def main() -> None:
         exact = [
             sum(a == photo.text for a, photo in zip(texts, photos, strict=True)) for texts in (plain, checked)
         ]
-        exact_marked = sum(a == photo.text for a, photo in zip(with_marks, marked, strict=True))
+        right = [a == photo.text for a, photo in zip(with_marks, marked, strict=True)]
+        exact_marked = sum(right)
+        each_mark = ", ".join(
+            f"{mark} {sum(r for r, p in zip(right, marked, strict=True) if p.extras == mark)}"
+            f" of {sum(p.extras == mark for p in marked)}"
+            for mark in (extra.strip() for extra in EXTRAS)
+        )
         print(
             f"{name}: numbers read exactly: {exact[0]} of {args.count} reading every mark as a digit,"
-            f" {exact[1]} of {args.count} with the check; with marks before the number"
-            f" ({', '.join(repr(e) for e in EXTRAS)}): {exact_marked} of {args.count}; {seconds:.2f} s per reading"
+            f" {exact[1]} of {args.count} with the check; with marks before the number: {exact_marked} of"
+            f" {args.count} ({each_mark}); {seconds:.2f} s per reading"
         )
         misread = [
             (p.extras, p.text, t)

@@ -19,6 +19,7 @@ from digitkit.annotate import annotate
 from digitkit.files import write_image
 from digitkit.models import DEFAULT_MODEL_DIR, load_model
 from digitkit.novelty import load_digit_check
+from digitkit.pixels import to_gray
 from digitkit.reading import read_digits
 from digitkit.segment import ink_map
 from digitkit.synthetic import paper_photo
@@ -31,7 +32,7 @@ def figure(seed: int, text: str) -> tuple[np.ndarray, str]:
     path = DEFAULT_MODEL_DIR / "cnn.keras"
     model = load_model(path)
     reading = read_digits(photo.image, model, load_digit_check(model, path))
-    ink = 255 - ink_map(photo.image)
+    ink = 255 - ink_map(to_gray(photo.image))  # what the segmenter sees (it works on gray)
     panel = annotate(ink, reading.boxes, reading.predictions, scale=1)
     gap = np.full((photo.image.shape[0], 12, 3), 255, np.uint8)
     return np.hstack([photo.image, gap, panel]), reading.text

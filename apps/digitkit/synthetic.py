@@ -23,6 +23,7 @@ import numpy as np
 from digitkit.strokes import WORK_SIZE, skeleton
 
 Stroke = list[tuple[float, float]]  # points (x, y) in a unit box, y down
+BLOB_WIDTHS = 2.0  # ink this many stroke widths across (a filled loop) is retraced as its outline
 
 # ---------------------------------------------------------------------------------------------- digits
 
@@ -49,8 +50,27 @@ def _centre_distance(digit: np.ndarray) -> np.ndarray:
     factor = WORK_SIZE / max(height, width)
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     work = cv2.resize(np.pad(tight, 1), (size[0] + 2, size[1] + 2), interpolation=cv2.INTER_CUBIC)
-    centre_lines = skeleton(work > 0.45)
-    return cv2.distanceTransform((~centre_lines).astype(np.uint8), cv2.DIST_L2, 5)
+    return cv2.distanceTransform((~_centre_lines(work > 0.45)).astype(np.uint8), cv2.DIST_L2, 5)
+
+
+def _centre_lines(ink: np.ndarray) -> np.ndarray:
+    """The lines a thin pen would follow to write the digit: the centre lines of its strokes, but around a
+    blob (a loop a thick pen filled in: the small loop of a 6 or 9) its outline, half a stroke inside the
+    ink, where the centre line of a blob is a mere line."""
+    lines = skeleton(ink)
+    inside = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 5)
+    half_width = float(np.median(inside[lines])) if lines.any() else 0.0
+    radius = int(round(BLOB_WIDTHS * half_width))
+    if radius < 1:
+        return lines
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    blobs = cv2.morphologyEx(ink.astype(np.uint8), cv2.MORPH_OPEN, disk) > 0  # thicker than the strokes
+    core = (blobs & (inside >= half_width)).astype(np.uint8)
+    outlines = np.zeros_like(core)
+    contours, _ = cv2.findContours(core, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(outlines, contours, -1, 1, 1)
+    within = cv2.erode(core, np.ones((3, 3), np.uint8)) > 0
+    return (lines & ~within) | (outlines > 0)
 
 
 def pen_digit(digit: np.ndarray, height: float, width: float) -> np.ndarray:
