@@ -29,7 +29,10 @@ def executed(tmp_path_factory):
             str(work / "out.ipynb"),
             parameters={
                 "EPOCHS": 4,
-                "CNN_EPOCHS": 2,
+                # 3, not 2: with 2 epochs (one of warm-up, one of decay: 58 steps on 3,600 digits) the CNNs
+                # reached only 0.86-0.92 and the distilled CNN, learning from an ensemble of such members,
+                # 0.85-0.89 (0.845 once in CI); 3 epochs give 0.92-0.94, for about 20 s more.
+                "CNN_EPOCHS": 3,
                 "ENSEMBLE_SIZE": 2,
                 "DATA_DIR": "data",
                 "MODEL_DIR": "models",
@@ -58,7 +61,7 @@ def test_the_source_chain_falls_back_to_the_embedded_sample(executed):
     assert "Kaggle: skipped, no credentials" in text
     assert "Keras MNIST: skipped, Keras could not download MNIST" in text
     assert "Data: the EMBEDDED SAMPLE of 5,000 real MNIST digits" in text
-    assert "Small sample: the CNNs train for 2 epochs and the ensemble has 2 members." in text
+    assert "Small sample: the CNNs train for 3 epochs and the ensemble has 2 members." in text
     assert "Downloading data from" not in text  # Keras' own line before the one that says it failed
 
 
@@ -88,16 +91,16 @@ def test_metrics_are_above_what_a_broken_pipeline_reaches(executed):
     work, notebook = executed
     metrics = json.loads((work / "outputs" / "metrics.json").read_text())
     assert metrics["train_rows"] == 3600 and metrics["validation_rows"] == 400
-    assert metrics["mlp"]["val_accuracy"] > 0.85  # chance is 0.10; 4 epochs on 3,600 digits give ~0.92
+    assert metrics["mlp"]["val_accuracy"] > 0.85  # chance is 0.10; 4 epochs on 3,600 digits give ~0.90
     assert metrics["mlp"]["parameters"] == 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
     for name in ("tuned_mlp", "cnn", "ensemble", "distilled"):
-        assert metrics[name]["val_accuracy"] > 0.85, name  # 2 CNN epochs on 3,600 digits give ~0.94
-    assert metrics["cnn"]["epochs"] == 2 and metrics["ensemble"]["epochs"] == 4
+        assert metrics[name]["val_accuracy"] > 0.85, name  # ~0.94 (tuned MLP), ~0.93 (3 CNN epochs)
+    assert metrics["cnn"]["epochs"] == 3 and metrics["ensemble"]["epochs"] == 6  # 2 members x 3
     assert metrics["ensemble"]["members"] == 2 and metrics["ensemble"]["tta_val_accuracy"] > 0.85
     accuracy = float(
         cell_text(notebook).split("Accuracy of the ensemble on the labelled test.csv: ")[1].split()[0]
     )
-    assert accuracy > 0.85
+    assert accuracy > 0.85  # ~0.93 (with 2 CNN epochs it was 0.86-0.88)
 
 
 def test_outputs_are_quiet_and_error_free(executed):
