@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 from digit_images import render_row
 from digitkit.annotate import NOT_A_DIGIT_COLOUR, annotate
-from digitkit.marks import SLASH_SLANT, read_marks, slant
+from digitkit.marks import SLASH_SLANT, _touching, read_marks, slant
 from digitkit.models import DEFAULT_MODEL_DIR, load_model
 from digitkit.novelty import load_digit_check
 from digitkit.paper import ink_on_paper
 from digitkit.prediction import Status
 from digitkit.preprocess import to_model_input
 from digitkit.reading import read_digits
-from digitkit.segment import MIN_INK_CONTRAST, find_digits, ink_map
+from digitkit.segment import MIN_INK_CONTRAST, DigitBox, find_digits, ink_map
 from digitkit.synthetic import PAPER_KINDS, non_digit_drawing, paper_photo, paper_photos, pen_digit
 
 
@@ -120,3 +120,13 @@ def test_generated_photos_are_deterministic_and_varied():
     assert np.array_equal(first.image, again.image)
     assert first.image.shape != other.image.shape or not np.array_equal(first.image, other.image)
     assert first.image.ndim == 3 and first.image.dtype == np.uint8
+
+
+def test_pieces_of_one_digit_side_by_side_or_one_above_the_other_touch():
+    def box(x, y, w, h):
+        return DigitBox(x, y, w, h, np.zeros((h, w), np.uint8))
+
+    assert _touching(box(0, 0, 20, 50), box(21, 5, 20, 50))  # a blob the segmenter cut in two
+    assert _touching(box(30, 0, 15, 20), box(10, 22, 30, 28))  # the hook of a 2 above its loop, apart
+    assert not _touching(box(0, 0, 20, 50), box(35, 0, 20, 50))  # two digits with a gap between
+    assert not _touching(box(0, 0, 20, 50), box(0, 70, 20, 50))  # two rows

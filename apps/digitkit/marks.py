@@ -1,9 +1,10 @@
 """Read a written number: every mark the segmenter finds, checked for being a digit at all.
 
 `read_marks` reads the marks of an image with a `DigitCheck` (novelty.py): marks that are not digits (a dash,
-a slash, the letters of `No.`) are kept apart from the text, and two touching pieces that the segmenter cut
-out of one blob are joined again when the whole looks more like a digit than its pieces (a wide 0 cut in two
-halves, a 2 whose long tail was cut off), and a piece stuck to a non-digit is no digit either. In a row of
+a slash, the letters of `No.`) are kept apart from the text, and two touching pieces (cut out of one blob by
+the segmenter, or a stroke the pen broke) are joined again when the whole looks more like a digit than its
+pieces (a wide 0 cut in two halves, a 2 whose long tail was cut off, the hook of a 2 apart from its loop),
+and a piece stuck to a non-digit is no digit either. In a row of
 digits, a mark as tall as they are needs less evidence (ROW_MARGIN) unless it is a piece of a non-digit (a
 half of a #); one much shorter is no digit. A slash looks like a 1 to the models and to the check: a "1"
 that leans further than 98% of handwritten 1s is taken for a slash (SLASH_SLANT; that catches only the
@@ -24,10 +25,9 @@ from digitkit.segment import DigitBox, find_digits
 
 JOIN_GAP_SHARE = 0.08  # pieces this close (share of their height) may be one digit: a cut blob, an open 4
 ROW_MARGIN = 1.2  # in a row of digits, a mark as tall as they are is a digit up to this x the threshold
-ROW_HEIGHT_SHARE = 0.7  # a mark this share of the digits' median height is as tall (a 0 is often shorter);
-FLAT_RATIO = (
-    1.5  # a shorter one is no digit (the o of "No.") unless this many times wider than tall (a flat 2)
-)
+ROW_HEIGHT_SHARE = 0.7  # a mark this share of the digits' median height is as tall as they are (a 0 is often
+# shorter); a shorter one is no digit (the o of "No.") ...
+FLAT_RATIO = 1.5  # ... unless it is this many times wider than tall (a flat 2)
 SLASH_SLANT = 38.0  # degrees: a "1" leaning right more than this is a slash (2% of Kaggle's training 1s do)
 
 
@@ -67,9 +67,12 @@ def _joined(a: DigitBox, b: DigitBox) -> DigitBox:
 
 
 def _touching(a: DigitBox, b: DigitBox) -> bool:
-    """Two boxes side by side with (almost) no gap, sharing rows: as the segmenter leaves a cut blob."""
-    shared_rows = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    return b.x - (a.x + a.w) <= JOIN_GAP_SHARE * max(a.h, b.h) and shared_rows > 0
+    """Two boxes with (almost) no gap between them, side by side (as the segmenter leaves a cut blob) or one
+    above the other (a stroke the pen broke: the hook and the loop of a 2)."""
+    gap = JOIN_GAP_SHARE * max(a.h, b.h)
+    x_gap = max(a.x, b.x) - min(a.x + a.w, b.x + b.w)
+    y_gap = max(a.y, b.y) - min(a.y + a.h, b.y + b.h)
+    return x_gap <= gap and y_gap <= gap
 
 
 def _model_input(box: DigitBox) -> np.ndarray | None:
