@@ -85,6 +85,16 @@ def test_a_slash_leans_further_than_handwritten_ones(real_digits):
     assert np.mean(drawn > SLASH_SLANT) >= 0.3  # ... so the rule can skip only some slashes
 
 
+def test_a_phone_sized_photo_is_read_like_a_small_one(cnn_digit_check):
+    # 9 megapixels: searched at a lower resolution, so the crops are smaller than their boxes, and the
+    # pieces of a cut digit are joined all the same (this one has such a pair)
+    photo = paper_photo("781364", seed=5005, kind="squared")
+    large = cv2.resize(photo.image, None, fx=3.5, fy=3.5, interpolation=cv2.INTER_CUBIC)
+    assert large.shape[0] * large.shape[1] > 4_000_000
+    assert read_marks(photo.image, cnn_digit_check).text == "781364"
+    assert read_marks(large, cnn_digit_check).text == "781364"
+
+
 @pytest.mark.slow
 def test_nine_in_ten_generated_photos_are_read_exactly():
     # the ensemble reads 9 of these 10; benchmarks/bench_paper_photos.py measures 50

@@ -56,13 +56,17 @@ class MarksReading:
 
 
 def _joined(a: DigitBox, b: DigitBox) -> DigitBox:
-    """One box holding the ink of two boxes."""
+    """One box holding the ink of two boxes (in the image's pixels: the crops of a large image, found at a
+    lower resolution, are scaled up to their boxes first)."""
     x0, y0 = min(a.x, b.x), min(a.y, b.y)
     x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
     crop = np.zeros((y1 - y0, x1 - x0), np.result_type(a.crop, b.crop))
     for box in (a, b):
+        ink = box.crop
+        if ink.shape != (box.h, box.w):
+            ink = cv2.resize(ink, (box.w, box.h), interpolation=cv2.INTER_LINEAR)
         region = crop[box.y - y0 : box.y - y0 + box.h, box.x - x0 : box.x - x0 + box.w]
-        np.maximum(region, box.crop, out=region)
+        np.maximum(region, ink, out=region)
     return DigitBox(x0, y0, x1 - x0, y1 - y0, crop)
 
 
