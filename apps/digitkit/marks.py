@@ -4,11 +4,10 @@
 a slash, the letters of `No.`) are kept apart from the text, and two touching pieces (cut out of one blob by
 the segmenter, or a stroke the pen broke) are joined again when the whole looks more like a digit than its
 pieces (a wide 0 cut in two halves, a 2 whose long tail was cut off, the hook of a 2 apart from its loop),
-and a piece stuck to a non-digit is no digit either. In a row of
-digits, a mark as tall as they are needs less evidence (ROW_MARGIN) unless it is a piece of a non-digit (a
-half of a #); one much shorter is no digit. A slash looks like a 1 to the models and to the check: a "1"
-that leans further than 98% of handwritten 1s is taken for a slash (SLASH_SLANT; that catches only the
-steeper half of slashes, the rest are read as 1s).
+and a piece stuck to a non-digit is no digit either. In a row of digits, a mark as tall as they are needs
+less evidence (ROW_MARGIN) unless it is a piece of a non-digit (a half of a #); one much shorter is no digit.
+A slash looks like a 1 to the models and to the check: a "1" that leans further than 98% of handwritten 1s
+is taken for a slash (SLASH_SLANT; that catches only the steeper half of slashes, the rest are read as 1s).
 """
 
 from __future__ import annotations
