@@ -78,6 +78,11 @@ def _touching(a: DigitBox, b: DigitBox) -> bool:
     return x_gap <= gap and y_gap <= gap
 
 
+def _touching_pairs(marks: list[Mark]) -> list[int]:
+    """The indices i where marks i and i + 1 (neighbours left to right) touch."""
+    return [i for i in range(len(marks) - 1) if _touching(marks[i].box, marks[i + 1].box)]
+
+
 def _model_input(box: DigitBox) -> np.ndarray | None:
     """The model's input for a box, or None when its crop holds no ink that stands out (a flat smudge)."""
     try:
@@ -108,7 +113,7 @@ def _rejoin(marks: list[Mark], check: DigitCheck) -> list[Mark]:
     """Join neighbouring pieces where the whole is a digit that looks more like a digit than a
     piece does (a piece that is no digit at all, or a less typical one), until no such pair is left."""
     while True:
-        pairs = [i for i in range(len(marks) - 1) if _touching(marks[i].box, marks[i + 1].box)]
+        pairs = _touching_pairs(marks)
         if not pairs:
             return marks
         wholes = _check_boxes([_joined(marks[i].box, marks[i + 1].box) for i in pairs], check)
@@ -126,11 +131,7 @@ def _rejoin(marks: list[Mark], check: DigitCheck) -> list[Mark]:
 def _fall_together(marks: list[Mark], check: DigitCheck) -> list[Mark]:
     """A piece touching one that is not a digit, where the two together are no digit either, is taken
     for part of the same non-digit (the first stroke of an N cut off the rest)."""
-    pairs = [
-        i
-        for i in range(len(marks) - 1)
-        if _touching(marks[i].box, marks[i + 1].box) and marks[i].is_digit != marks[i + 1].is_digit
-    ]
+    pairs = [i for i in _touching_pairs(marks) if marks[i].is_digit != marks[i + 1].is_digit]
     wholes = _check_boxes([_joined(marks[i].box, marks[i + 1].box) for i in pairs], check)
     refused = {j for i, whole in zip(pairs, wholes, strict=True) if not whole.is_digit for j in (i, i + 1)}
     return [replace(mark, is_digit=False) if k in refused else mark for k, mark in enumerate(marks)]
@@ -162,8 +163,8 @@ def _in_row(marks: list[Mark]) -> list[Mark]:
     tall = ROW_HEIGHT_SHARE * float(np.median(heights))
     pieces = {
         k
-        for i in range(len(marks) - 1)
-        if not marks[i].is_digit and not marks[i + 1].is_digit and _touching(marks[i].box, marks[i + 1].box)
+        for i in _touching_pairs(marks)
+        if not marks[i].is_digit and not marks[i + 1].is_digit
         for k in (i, i + 1)
     }
     return [
