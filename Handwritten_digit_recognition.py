@@ -168,8 +168,14 @@ CNN_EPOCHS = 30
 CNN_BATCH_SIZE = 128
 CNN_LEARNING_RATE = 2e-3  # the schedule's peak
 # The ensemble: each member trains on its own random share of the training digits
-ENSEMBLE_SIZE = 5  # benchmarks/bench_ensemble.py: more members stopped paying (README)
-BAG_FRACTION = 0.9
+ENSEMBLE_SIZE = 15
+MEMBER_EPOCHS = 45  # ensemble members train longer than the CNN above, without early stopping
+BAG_FRACTION = 0.8  # each member learns from its own random 80% of the training digits
+AUGMENT_DEGREES = 15  # CNN training digits are rotated by up to this many degrees,
+AUGMENT_ZOOM = 0.15  # zoomed by up to 15%,
+AUGMENT_SHIFT = 0.1  # shifted by up to 10% of their size,
+STROKE_WIDTH_RATE = 0.25  # and this share of them drawn with thinner or thicker strokes
+EMA_MOMENTUM = 0.999  # members keep an average of their weights over the last steps (0: off)
 CPU_MEMBERS_TO_TRAIN = 2  # on a CPU, train at most this many missing members here (a GPU trains them all)
 TTA_SHIFT = 1  # test-time augmentation: also predict the digits shifted by this many pixels (0: off)
 DISTILL_WEIGHT = 0.7  # the distilled CNN learns this much from the ensemble, the rest from the labels
@@ -1228,15 +1234,21 @@ def batches_per_epoch(n_images: int, batch_size: int) -> int:
 
 
 def augment_digits(
-    images: tf.Tensor, max_degrees: float = 10, max_zoom: float = 0.1, max_shift: float = 2
+    images: tf.Tensor,
+    degrees: float = AUGMENT_DEGREES,
+    zoom: float = AUGMENT_ZOOM,
+    shift: float = AUGMENT_SHIFT,
+    stroke_width_rate: float = STROKE_WIDTH_RATE,
 ) -> tf.Tensor:
-    """Randomly rotate, zoom and shift a batch of flat 28x28 digits with one affine warp each."""
+    """Randomly rotate (up to `degrees`), zoom (up to a share `zoom`) and shift (up to a share `shift` of
+    the size) a batch of flat 28x28 digits with one affine warp each; change the stroke width of a share
+    `stroke_width_rate` of them."""
     n = tf.shape(images)[0]
-    angle = tf.random.uniform([n], -max_degrees, max_degrees) * np.pi / 180
-    scale = tf.random.uniform([n], 1 - max_zoom, 1 + max_zoom)
+    angle = tf.random.uniform([n], -degrees, degrees) * np.pi / 180
+    scale = tf.random.uniform([n], 1 - zoom, 1 + zoom)
     shift_x, shift_y = (
-        tf.random.uniform([n], -max_shift, max_shift),
-        tf.random.uniform([n], -max_shift, max_shift),
+        tf.random.uniform([n], -shift, shift) * 28,
+        tf.random.uniform([n], -shift, shift) * 28,
     )
     cos, sin, centre = tf.cos(angle) / scale, tf.sin(angle) / scale, 13.5
     # Each output pixel (x, y) reads the input at (a0 x + a1 y + a2, b0 x + b1 y + b2): a turn about the centre.
@@ -1249,47 +1261,69 @@ def augment_digits(
     warped = keras.ops.image.affine_transform(
         tf.reshape(images, [-1, 28, 28, 1]), transform, interpolation="bilinear", fill_mode="constant"
     )
-    return tf.reshape(vary_stroke_width(warped), [-1, PIXELS])
+    return tf.reshape(vary_stroke_width(warped, stroke_width_rate), [-1, PIXELS])
 
 
-def vary_stroke_width(images: tf.Tensor) -> tf.Tensor:
-    """Make each (N, 28, 28, 1) digit's strokes, at random, thinner, as they are, thicker or much thicker.
+def vary_stroke_width(images: tf.Tensor, rate: float) -> tf.Tensor:
+    """Draw a share `rate` of the (N, 28, 28, 1) digits with thinner, thicker or much thicker strokes.
 
     A ballpoint pen writes much thinner lines than MNIST's, a marker much thicker ones: a minimum or maximum
     over each 2x2 or 3x3 neighbourhood thins or thickens the strokes by about a pixel.
     """
-    choice = tf.random.uniform([tf.shape(images)[0], 1, 1, 1], 0, 4, dtype=tf.int32)
+    n = tf.shape(images)[0]
+    changed = tf.random.uniform([n, 1, 1, 1]) < rate
+    choice = tf.random.uniform([n, 1, 1, 1], 0, 3, dtype=tf.int32)
     thinner = -tf.nn.max_pool2d(-images, 2, 1, "SAME")
     thicker = tf.nn.max_pool2d(images, 2, 1, "SAME")
     much_thicker = tf.nn.max_pool2d(images, 3, 1, "SAME")
-    return tf.where(
-        choice == 0, thinner, tf.where(choice == 2, thicker, tf.where(choice == 3, much_thicker, images))
-    )
+    varied = tf.where(choice == 0, thinner, tf.where(choice == 1, thicker, much_thicker))
+    return tf.where(changed, varied, images)
 
 
-@tf.autograph.experimental.do_not_convert  # plain TensorFlow ops: nothing for AutoGraph to convert
-def augment_batch(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Augment a batch's images, leaving its labels as they are."""
-    return augment_digits(images), labels
+def augmentation_settings() -> dict:
+    """The augmentation of the parameters cell, as train_cnn and the members' records take it."""
+    return {
+        "degrees": AUGMENT_DEGREES,
+        "zoom": AUGMENT_ZOOM,
+        "shift": AUGMENT_SHIFT,
+        "stroke_width_rate": STROKE_WIDTH_RATE,
+    }
 
 
 def make_dataset(
-    x, y, batch_size: int, shuffle_seed: int | None = None, augment: bool = False
+    x, y, batch_size: int, shuffle_seed: int | None = None, augmentation: dict | None = None
 ) -> tf.data.Dataset:
     """Batch arrays into a tf.data pipeline, prefetching ahead.
 
-    With a shuffle seed it is a training pipeline: reshuffled (and optionally augmented) on every pass and
-    repeated without end, so `fit` needs `steps_per_epoch=batches_per_epoch(len(x), batch_size)`.
+    With a shuffle seed it is a training pipeline: reshuffled (and, given `augmentation_settings()`,
+    augmented) on every pass and repeated without end, so `fit` needs
+    `steps_per_epoch=batches_per_epoch(len(x), batch_size)`.
     """
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
-    if augment:
+    if augmentation:
+
+        @tf.autograph.experimental.do_not_convert  # plain TensorFlow ops: nothing for AutoGraph to convert
+        def augment_batch(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            return augment_digits(images, **augmentation), labels
+
         dataset = dataset.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle_seed is not None:
         dataset = dataset.repeat()
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def recalibrate_batch_norm(model: keras.Model, dataset: tf.data.Dataset, batches: int) -> None:
+    """Recompute the batch-normalization statistics for the model's current (averaged) weights.
+
+    The running means and variances were gathered with the weights as they moved; after the weights are
+    replaced by their average they no longer match. Running training batches through the model in training
+    mode (no weight updates) gathers them again.
+    """
+    for images, _ in dataset.take(batches):
+        model(images, training=True)
 
 
 def train_scheduled(
@@ -1303,17 +1337,23 @@ def train_scheduled(
     learning_rate: float,
     patience: int | None,
     seed: int,
-    augment: bool = False,
+    augmentation: dict | None = None,
+    ema_momentum: float = 0,
 ) -> tuple[keras.callbacks.History, float]:
     """Compile with Adam on the warm-up + cosine schedule, train with early stopping in the second half.
 
     Returns the history and the seconds it took; the model keeps the weights of its best epoch. With
     `patience=None` it trains the whole schedule and keeps the last weights: the validation digits are then
-    only reported, never used to pick anything.
+    only reported, never used to pick anything. With `ema_momentum` it ends with the exponential moving
+    average of its weights over the last steps (about `1 / (1 - ema_momentum)` of them).
     """
     steps = batches_per_epoch(len(x_train), batch_size)
     model.compile(
-        optimizer=keras.optimizers.Adam(cosine_schedule(learning_rate, steps, epochs)),
+        optimizer=keras.optimizers.Adam(
+            cosine_schedule(learning_rate, steps, epochs),
+            use_ema=bool(ema_momentum),
+            ema_momentum=ema_momentum or 0.99,
+        ),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -1322,15 +1362,19 @@ def train_scheduled(
             patience=patience, restore_best_weights=True, start_from_epoch=epochs // 2
         )
     ]
-    return fit_timed(
+    training = make_dataset(x_train, y_train, batch_size, shuffle_seed=seed, augmentation=augmentation)
+    history, seconds = fit_timed(
         model,
-        make_dataset(x_train, y_train, batch_size, shuffle_seed=seed, augment=augment),
+        training,
         None,
         make_dataset(x_val, y_val, 1024),
         epochs=epochs,
         steps_per_epoch=steps,
         callbacks=stop if patience is not None else [],
     )
+    if ema_momentum:  # fit has put the averaged weights in place
+        recalibrate_batch_norm(model, training, batches=min(steps, 200))
+    return history, seconds
 
 
 # %% [markdown]
@@ -1430,7 +1474,8 @@ def train_cnn(
     model = build_cnn(name, width)
     history, seconds = train_scheduled(
         model, x_train, y_train, x_val, y_val, settings["epochs"], settings["batch_size"],
-        settings["learning_rate"], settings["patience"], seed=seed, augment=True,
+        settings["learning_rate"], settings["patience"], seed=seed,
+        augmentation=settings["augmentation"], ema_momentum=settings.get("ema_momentum", 0),
     )  # fmt: skip
     return model, history, seconds
 
@@ -1444,6 +1489,7 @@ cnn_settings = {
     "batch_size": CNN_BATCH_SIZE,
     "learning_rate": CNN_LEARNING_RATE,
     "patience": EARLY_STOPPING_PATIENCE,
+    "augmentation": augmentation_settings(),
 }
 with strategy.scope():
     cnn, cnn_history, cnn_seconds = train_cnn(SEED, x_train, y_train, x_val, y_val, cnn_settings)
@@ -1485,16 +1531,18 @@ def architecture_fingerprint(model: keras.Model) -> str:
 
 
 def member_settings() -> dict:
-    """How each member trains: the CNN's schedule, without early stopping.
+    """How each member trains: a longer schedule than the CNN's, without early stopping, weights averaged.
 
     A member never sees the validation digits, not even to pick its best epoch, so the ensemble's score on
     them is as honest as a score on new digits.
     """
     return {
-        "epochs": CNN_EPOCHS,
+        "epochs": MEMBER_EPOCHS,
         "batch_size": CNN_BATCH_SIZE,
         "learning_rate": CNN_LEARNING_RATE,
         "patience": None,
+        "augmentation": augmentation_settings(),
+        "ema_momentum": EMA_MOMENTUM,
     }
 
 
@@ -1508,7 +1556,8 @@ def member_recipe(x_val: np.ndarray, y_val: np.ndarray, settings: dict, bag_frac
         "learning_rate": settings["learning_rate"],
         "patience": settings["patience"],
         "bag_fraction": bag_fraction,
-        "augmentation": "affine warp + stroke width",  # change it when augment_digits changes
+        "augmentation": settings["augmentation"],
+        "ema_momentum": settings["ema_momentum"],
     }
 
 
@@ -1557,16 +1606,31 @@ def load_members(folder: Path, recipe: dict, seeds) -> tuple[list[keras.Model], 
 def train_member(
     seed: int, x_train, y_train, x_val, y_val, settings: dict, bag_fraction: float, recipe: dict
 ):
-    """Train one member on its own bag of the training digits; return it and its training record."""
+    """Train one member on its own bag of the training digits; return it and its training record.
+
+    The training digits left out of its bag ("out of bag") are new to it: its per-epoch log reports them,
+    and so does its record, next to the validation digits, which it sees only once, at the end.
+    """
     bag = bag_indices(len(x_train), bag_fraction, seed)
+    out_of_bag = np.setdiff1d(np.arange(len(x_train)), bag)
     model, history, seconds = train_cnn(
-        seed, x_train[bag], y_train[bag], x_val, y_val, settings, f"cnn_seed{seed}"
+        seed,
+        x_train[bag],
+        y_train[bag],
+        x_train[out_of_bag],
+        y_train[out_of_bag],
+        settings,
+        f"cnn_seed{seed}",
     )
+    oob_loss, oob_accuracy = evaluate_model(model, x_train[out_of_bag], y_train[out_of_bag])
     loss, accuracy = evaluate_model(model, x_val, y_val)
     info = recipe | {
         "seed": seed,
         "epochs": len(history.epoch),
         "train_seconds": round(seconds, 1),
+        "out_of_bag_digits": len(out_of_bag),
+        "out_of_bag_accuracy": round(oob_accuracy, 5),
+        "out_of_bag_loss": round(oob_loss, 5),
         "val_accuracy": round(accuracy, 5),
         "val_loss": round(loss, 5),
     }

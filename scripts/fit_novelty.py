@@ -57,7 +57,9 @@ def main() -> None:
     # The digits as the CNNs learned them: as they are, and again with their strokes thinned or thickened
     # at random by the training's own augmentation (else a marker-thick digit looks like no digit at all).
     nb.tf.random.set_seed(nb.SEED)
-    varied = np.asarray(nb.vary_stroke_width(x_train.reshape(-1, 28, 28, 1))).reshape(len(x_train), -1)
+    varied = np.asarray(nb.vary_stroke_width(x_train.reshape(-1, 28, 28, 1), rate=0.75)).reshape(
+        len(x_train), -1
+    )
     x_train, y_train = np.concatenate([x_train, varied]), np.concatenate([y_train, y_train])
     arrays: dict[str, np.ndarray] = {}
     for name, path in models.items():
