@@ -25,8 +25,8 @@ import numpy as np
 from digitkit.models import available_models, load_model, predict_proba
 from digitkit.novelty import DigitClusters, features_and_probabilities, fit_layer, load_digit_check
 from digitkit.preprocess import to_model_input
-from digitkit.synthetic import AMBIGUOUS, NON_DIGITS, non_digit_drawing, stroke_variant
 from notebook_helpers import add_data_and_models_arguments, labelled_split
+from testdata.synthetic import AMBIGUOUS, NON_DIGITS, non_digit_drawing, stroke_variant
 
 WIDTHS = {"thin": 0.04, "MNIST-wide": 0.17, "thick": 0.3}  # stroke width over the digit's height
 BOARD = 280  # the web app's canvas, in px

@@ -25,8 +25,8 @@ from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model
 from digitkit.novelty import load_digit_check
 from digitkit.preprocess import EmptyImageError
 from digitkit.reading import read_digits
-from digitkit.synthetic import PAPER_KINDS, paper_photo, paper_photos, random_number
 from notebook_helpers import load_notebook_helpers
+from testdata.synthetic import PAPER_KINDS, paper_photo, paper_photos, random_number
 
 EXTRAS = ("No. ", "-", "# ", "/")
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from digitkit.models import available_models, load_model, predict_proba
 from digitkit.preprocess import to_model_input
-from digitkit.strokes import normalize_stroke_width
-from digitkit.synthetic import stroke_variant
 from notebook_helpers import add_data_and_models_arguments, labelled_split
+from testdata.strokes import normalize_stroke_width
+from testdata.synthetic import stroke_variant
 
 WIDTHS = {"thin 0.04": 0.04, "MNIST 0.17": 0.17, "thick 0.25": 0.25, "thick 0.30": 0.30}
 SIZES = {"canvas": 280, "photo crop": 64}

@@ -22,8 +22,8 @@ from digitkit.novelty import load_digit_check
 from digitkit.pixels import to_gray
 from digitkit.reading import read_digits
 from digitkit.segment import ink_map
-from digitkit.synthetic import paper_photo
 from notebook_helpers import ROOT
+from testdata.synthetic import paper_photo
 
 
 def figure(seed: int, text: str) -> tuple[np.ndarray, str]:

@@ -25,7 +25,7 @@ from digit_images import (
 )
 from digitkit import DrawingBoard, prediction_from
 from digitkit.annotate import NOT_A_DIGIT_COLOUR, SURE_COLOUR, UNSURE_COLOUR
-from digitkit.synthetic import non_digit_drawing, paper_photo
+from testdata.synthetic import non_digit_drawing, paper_photo
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "apps" / "opencv_app.py"

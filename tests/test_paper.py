@@ -13,7 +13,7 @@ from digitkit.prediction import Status
 from digitkit.preprocess import to_model_input
 from digitkit.reading import read_digits
 from digitkit.segment import MIN_INK_CONTRAST, DigitBox, find_digits, ink_map
-from digitkit.synthetic import PAPER_KINDS, non_digit_drawing, paper_photo, paper_photos, pen_digit
+from testdata.synthetic import PAPER_KINDS, non_digit_drawing, paper_photo, paper_photos, pen_digit
 
 
 @pytest.mark.parametrize("kind", PAPER_KINDS)

@@ -21,10 +21,10 @@ from digit_images import bar_code, digit_drawing, mnist_digits, png_claiming_siz
 from digitkit.models import MODEL_DIR_VARIABLE, available_models, predict_proba
 from digitkit.prediction import UNSURE_THRESHOLD, predict_drawing, prediction_from
 from digitkit.preprocess import to_model_input
-from digitkit.synthetic import non_digit_drawing, paper_photo
 from page_images import canvas_to_gray, enlarge, read_upload
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+from testdata.synthetic import non_digit_drawing, paper_photo
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "streamlit_app.py"
 MODELS = Path(__file__).resolve().parents[1] / "models"

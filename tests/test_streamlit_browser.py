@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from digit_images import render_row, stroke_runs
 from digitkit.preprocess import to_model_input_image
-from digitkit.synthetic import glyph_strokes
 from local_web import free_port, local_server
 from page_images import canvas_to_gray
 from playwright.sync_api import Browser, Page, expect
+from testdata.synthetic import glyph_strokes
 
 pytestmark = pytest.mark.slow
 
@@ -204,7 +204,7 @@ def test_digits_drawn_with_the_mouse_are_recognized(browser, app_url):
 
 
 def test_things_that_are_not_digits_drawn_with_the_mouse_are_refused(browser, app_url):
-    # letters, symbols and a doodle, as mouse strokes on the canvas (the shapes of digitkit.synthetic)
+    # letters, symbols and a doodle, as mouse strokes on the canvas (the shapes of testdata.synthetic)
     page = open_app(browser, app_url)
     answers = {}
     for k, name in enumerate(["A", "K", "#", "+", "smiley", "star"]):

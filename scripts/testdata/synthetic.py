@@ -20,7 +20,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from digitkit.strokes import WORK_SIZE, skeleton
+from testdata.strokes import WORK_SIZE, skeleton
 
 Stroke = list[tuple[float, float]]  # points (x, y) in a unit box, y down
 BLOB_WIDTHS = 2.0  # ink this many stroke widths across (a filled loop) is retraced as its outline

@@ -1,0 +1,6 @@
+"""Test data made from real digits and drawn strokes, for the tests, the benchmarks and the scripts.
+
+Nothing here is used by the apps: `synthetic` (paper photos, redrawn digits, drawn non-digits), `strokes`
+(stroke widths and centre lines) and `writers` (how people really write: slanted digits, the styles MNIST has
+few of).
+"""
