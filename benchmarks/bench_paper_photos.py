@@ -1,6 +1,6 @@
 """How many generated photos of numbers on notebook paper are read exactly.
 
-The photos come from apps/digitkit/synthetic.py (ballpoint digits retraced from real MNIST digits on ruled
+The photos come from scripts/testdata/synthetic.py (ballpoint digits retraced from real MNIST digits on ruled
 or squared paper, with a shadow, uneven light, a tilt, lines crossing the digits, underlines, JPEG noise).
 Each model reads them twice: as the apps do today (`read_digits`: every mark is a digit), and with the "not
 a digit" check (`read_marks`: marks that are not digits skipped, pieces of one digit joined). A second set

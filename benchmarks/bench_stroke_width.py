@@ -1,7 +1,7 @@
 """Thin, MNIST-wide and thick strokes: how well the models read them, and what helps.
 
 Validation digits (the notebook's split: no model trained on them) are redrawn along their centre lines
-(apps/digitkit/synthetic.py) with strokes from ballpoint-thin to marker-thick, on a canvas (280 px) and as
+(scripts/testdata/synthetic.py) with strokes from ballpoint-thin to marker-thick, on a canvas (280 px) and as
 a small photo crop (64 px), then read through the apps' preprocessing:
 - as the apps do today;
 - with the strokes brought to MNIST's width first (strokes.normalize_stroke_width: marker strokes eroded);

@@ -1,6 +1,6 @@
 """Export docs/paper_photo.png: a generated notebook-paper photo and how the CNN reads it.
 
-Left, the photo (apps/digitkit/synthetic.py: real MNIST digits retraced with a ballpoint on ruled paper,
+Left, the photo (scripts/testdata/synthetic.py: real MNIST digits retraced with a ballpoint on ruled paper,
 with a shadow, a tilt and `No.` before the number); right, the ink the reader sees once the light is evened
 out and the page's lines are gone, with each digit boxed and labelled as the apps do, and the marks that are
 not digits boxed in grey with an x.
