@@ -30,7 +30,9 @@ def main() -> int:
                 raise ValueError(f"output of shape {probabilities.shape} is not (N, 10) probabilities")
         except Exception as error:  # noqa: BLE001 - every failure is reported the same way
             failed += 1
-            print(f"{path}: does not load with Keras {keras.__version__} ({str(error).splitlines()[0][:200]})")
+            print(
+                f"{path}: does not load with Keras {keras.__version__} ({str(error).splitlines()[0][:200]})"
+            )
     print(f"{len(paths) - failed} of {len(paths)} models load with Keras {keras.__version__}")
     return 1 if failed else 0
 
