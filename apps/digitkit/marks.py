@@ -1,13 +1,25 @@
-"""Read a written number: every mark the segmenter finds, checked for being a digit at all.
+"""Read a written number: every mark the segmenter finds, checked for being a digit, and none lost silently.
 
-`read_marks` reads the marks of an image with a `DigitCheck` (novelty.py): marks that are not digits (a dash,
-a slash, the letters of `No.`) are kept apart from the text, and two touching pieces (cut out of one blob by
-the segmenter, or a stroke the pen broke) are joined again when the whole looks more like a digit than its
-pieces (a wide 0 cut in two halves, a 2 whose long tail was cut off, the hook of a 2 apart from its loop),
-and a piece stuck to a non-digit is no digit either. In a row of digits, a mark as tall as they are needs
-less evidence (ROW_MARGIN) unless it is a piece of a non-digit (a half of a #); one much shorter is no digit.
-A slash looks like a 1 to the models and to the check: a "1" that leans further than 98% of handwritten 1s
-is taken for a slash (SLASH_SLANT; that catches only the steeper half of slashes, the rest are read as 1s).
+`read_marks` reads the marks of an image with a `DigitCheck` (novelty.py). Each mark ends as a digit, a
+doubtful digit (shown as unsure, with the reason and its candidates, and counted in the number), or not a
+digit (left out of the number, shown grey). The one thing it must never do is drop a mark that may be a
+digit without a word: within the number, only dots and dashes are left out; a mark the check refuses is
+doubtful there. Marks apart from the number (past a gap wider than the digits leave between them, like the
+`No.` or `#` written before it) are left out when none of them is a digit.
+
+The rules, each with a switch in `Rules` (benchmarks/bench_writers.py measures what each gains and costs):
+- rejoin: two touching pieces (cut out of one blob by the segmenter, or a stroke the pen broke) are joined
+  when the whole looks more like a digit than its pieces (a wide 0 cut in two, the hook of a 2 apart from its
+  loop);
+- pieces: a piece touching a non-digit, where the two together are no digit either, is part of that
+  non-digit (the first stroke of an N cut off the rest; the two halves of a #): no digit of the number;
+- apart: marks past a gap wider than GAP_RATIO x the digits' median gap form a group of their own; a group
+  without a digit (one the check accepts, as tall as the digits, no piece of a non-digit) is left out;
+- dots: marks shorter than DOT_SHARE of the digits and not flat are dots, not digits;
+- row: a mark of the number that the check refuses is a digit up to ROW_MARGIN x the threshold; beyond, it
+  is doubtful (without this rule, the check alone decides, and refused marks are left out);
+- slash: a "1" at either end of the number that leans further than all but 2% of handwritten 1s
+  (SLASH_SLANT) may be a slash ("/42", "17/"): doubtful.
 """
 
 from __future__ import annotations
@@ -19,26 +31,50 @@ import numpy as np
 
 from digitkit.models import CLASS_COUNT
 from digitkit.novelty import DigitCheck
-from digitkit.preprocess import EmptyImageError, to_model_input
+from digitkit.preprocess import EmptyImageError, to_model_input_image
 from digitkit.segment import DigitBox, find_digits
 
 JOIN_GAP_SHARE = 0.08  # pieces this close (share of their height) may be one digit: a cut blob, an open 4
 ROW_MARGIN = 1.2  # in a row of digits, a mark as tall as they are is a digit up to this x the threshold
 ROW_HEIGHT_SHARE = 0.7  # a mark this share of the digits' median height is as tall as they are (a 0 is often
-# shorter); a shorter one is no digit (the o of "No.") ...
-FLAT_RATIO = 1.5  # ... unless it is this many times wider than tall (a flat 2)
-SLASH_SLANT = 38.0  # degrees: a "1" leaning right more than this is a slash (2% of Kaggle's training 1s do)
+# shorter)
+DOT_SHARE = 0.35  # a mark shorter than this share of the digits' height is a dot ...
+FLAT_RATIO = 1.5  # ... unless it is this many times wider than tall (a dash; a refused one is left out too)
+GAP_RATIO = 1.5  # a gap this many times the digits' median gap (and a fifth of their height) sets marks
+# apart from the number (the "No." or "#" written before it)
+SLASH_SLANT = 38.0  # degrees: a "1" leaning right more than this may be a slash (2% of Kaggle's 1s do)
+
+DOUBT_UNLIKE = "unlike the digits the model learned"
+DOUBT_SLASH = "it leans like a slash"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Which of the reader's rules are on (all, in the apps); each can be switched off to measure it."""
+
+    rejoin: bool = True
+    pieces: bool = True
+    apart: bool = True
+    dots: bool = True
+    row: bool = True
+    slash: bool = True
+
+
+ALL_RULES = Rules()
 
 
 @dataclass(frozen=True)
 class Mark:
-    """One mark of the image: its box, the model's probabilities, its distance to the digits, a verdict."""
+    """One mark of the image: its box, the model's input and probabilities, its distance to the digits,
+    whether it is a digit, and why it is doubtful ("" when it is not)."""
 
     box: DigitBox
+    model_input: np.ndarray | None  # (28, 28) float32 in [0, 1]; None when the crop holds no ink
     probabilities: np.ndarray
     distance: float
     threshold: float  # distances above this are not digits (for a mark alone)
     is_digit: bool
+    doubt: str = ""
 
     @property
     def digit(self) -> int:
@@ -48,7 +84,8 @@ class Mark:
 
 @dataclass(frozen=True)
 class MarksReading:
-    """The digits read left to right (marks that are not digits left out) and every mark found."""
+    """The digits read left to right (doubtful ones included, marks that are not digits left out) and every
+    mark found."""
 
     text: str
     marks: list[Mark]
@@ -84,28 +121,30 @@ def _touching_pairs(marks: list[Mark]) -> list[int]:
 
 
 def _model_input(box: DigitBox) -> np.ndarray | None:
-    """The model's input for a box, or None when its crop holds no ink that stands out (a flat smudge)."""
+    """The model's 28x28 input for a box, or None when its crop holds no ink that stands out (a smudge)."""
     try:
-        return to_model_input(box.crop, invert=False)
+        return to_model_input_image(box.crop, invert=False)
     except EmptyImageError:
         return None
 
 
-def _check_boxes(boxes: list[DigitBox], check: DigitCheck) -> list[Mark]:
+def check_boxes(boxes: list[DigitBox], check: DigitCheck) -> list[Mark]:
     """Each box read and checked, in one batch; a box with nothing to read is not a digit."""
     inputs = [_model_input(box) for box in boxes]
-    readable = [row for row in inputs if row is not None]
+    readable = [field.reshape(-1) for field in inputs if field is not None]
     if readable:
         probabilities, distances, is_digit = check.scored(np.stack(readable))
     answers = iter(range(len(readable)))
     threshold = check.clusters.threshold
     marks = []
-    for box, row in zip(boxes, inputs, strict=True):
-        if row is None:
-            marks.append(Mark(box, np.zeros(CLASS_COUNT, np.float32), float("inf"), threshold, False))
+    for box, field in zip(boxes, inputs, strict=True):
+        if field is None:
+            marks.append(Mark(box, None, np.zeros(CLASS_COUNT, np.float32), float("inf"), threshold, False))
         else:
             k = next(answers)
-            marks.append(Mark(box, probabilities[k], float(distances[k]), threshold, bool(is_digit[k])))
+            marks.append(
+                Mark(box, field, probabilities[k], float(distances[k]), threshold, bool(is_digit[k]))
+            )
     return marks
 
 
@@ -116,7 +155,7 @@ def _rejoin(marks: list[Mark], check: DigitCheck) -> list[Mark]:
         pairs = _touching_pairs(marks)
         if not pairs:
             return marks
-        wholes = _check_boxes([_joined(marks[i].box, marks[i + 1].box) for i in pairs], check)
+        wholes = check_boxes([_joined(marks[i].box, marks[i + 1].box) for i in pairs], check)
         joined = [
             (i, whole)
             for i, whole in zip(pairs, wholes, strict=True)
@@ -128,13 +167,12 @@ def _rejoin(marks: list[Mark], check: DigitCheck) -> list[Mark]:
         marks = marks[:i] + [whole] + marks[i + 2 :]
 
 
-def _fall_together(marks: list[Mark], check: DigitCheck) -> list[Mark]:
-    """A piece touching one that is not a digit, where the two together are no digit either, is taken
-    for part of the same non-digit (the first stroke of an N cut off the rest)."""
-    pairs = [i for i in _touching_pairs(marks) if marks[i].is_digit != marks[i + 1].is_digit]
-    wholes = _check_boxes([_joined(marks[i].box, marks[i + 1].box) for i in pairs], check)
-    refused = {j for i, whole in zip(pairs, wholes, strict=True) if not whole.is_digit for j in (i, i + 1)}
-    return [replace(mark, is_digit=False) if k in refused else mark for k, mark in enumerate(marks)]
+def _pieces_of_non_digits(marks: list[Mark], check: DigitCheck) -> set[int]:
+    """The marks that are pieces of a non-digit: touching a mark that is no digit, where the two together
+    are no digit either (the first stroke of an N cut off the rest, the halves of a #)."""
+    pairs = [i for i in _touching_pairs(marks) if not (marks[i].is_digit and marks[i + 1].is_digit)]
+    wholes = check_boxes([_joined(marks[i].box, marks[i + 1].box) for i in pairs], check)
+    return {j for i, whole in zip(pairs, wholes, strict=True) if not whole.is_digit for j in (i, i + 1)}
 
 
 def slant(image: np.ndarray) -> float:
@@ -143,56 +181,107 @@ def slant(image: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(-moments["mu11"], moments["mu02"])))
 
 
-def _without_slashes(marks: list[Mark]) -> list[Mark]:
-    """The marks, a "1" that leans further than all but 2% of handwritten 1s marked as not a digit: a slash
-    (in "/42", or a date's "12/05")."""
-    return [
-        replace(mark, is_digit=False)
-        if mark.is_digit and mark.digit == 1 and slant(_model_input(mark.box)) > SLASH_SLANT
-        else mark
-        for mark in marks
-    ]
+@dataclass(frozen=True)
+class _Row:
+    """Where the number's digits stand: their median height, and the median gap between neighbours."""
+
+    height: float
+    gap: float
 
 
-def _in_row(marks: list[Mark]) -> list[Mark]:
-    """Marks just past the threshold, as tall as the digits around them, taken for digits of the row; but
-    not a piece touching another that is no digit (both are pieces of one non-digit: the halves of a #)."""
-    heights = [mark.box.h for mark in marks if mark.is_digit]
-    if len(heights) < 2:
-        return marks
-    tall = ROW_HEIGHT_SHARE * float(np.median(heights))
-    pieces = {
+def _row(marks: list[Mark]) -> _Row | None:
+    """The row: the median height of the digits the check accepts (of all readable marks when fewer than
+    two are accepted) and the median gap between readable neighbours; None for a mark alone."""
+    readable = [mark.box for mark in marks if mark.model_input is not None]
+    accepted = [mark.box for mark in marks if mark.is_digit]
+    if len(readable) < 2:
+        return None
+    height = float(np.median([box.h for box in (accepted if len(accepted) >= 2 else readable)]))
+    gaps = [max(0, b.x - (a.x + a.w)) for a, b in zip(readable, readable[1:], strict=False)]
+    return _Row(height, float(np.median(gaps)))
+
+
+def _is_dot(box: DigitBox, row: _Row) -> bool:
+    """Much shorter than the digits, and not flat (a dash is)."""
+    return box.h < DOT_SHARE * row.height and box.w < FLAT_RATIO * box.h
+
+
+def _is_flat(box: DigitBox, row: _Row) -> bool:
+    """Shorter than the digits and much wider than tall: a dash (or a flat 2)."""
+    return box.h < ROW_HEIGHT_SHARE * row.height and box.w >= FLAT_RATIO * box.h
+
+
+def _groups(marks: list[Mark], kept: list[int], row: _Row) -> list[list[int]]:
+    """The kept marks (indices, left to right) in groups split at gaps wider than GAP_RATIO x the digits'
+    median gap and a fifth of their height."""
+    widest = max(GAP_RATIO * row.gap, 0.2 * row.height)
+    groups: list[list[int]] = []
+    for k in kept:
+        if groups:
+            before = marks[groups[-1][-1]].box
+            if marks[k].box.x - (before.x + before.w) <= widest:
+                groups[-1].append(k)
+                continue
+        groups.append([k])
+    return groups
+
+
+def decide(marks: list[Mark], rules: Rules = ALL_RULES, pieces: frozenset[int] = frozenset()) -> list[Mark]:
+    """Each mark's verdict, digit, doubtful digit or no digit, from the check's answer and the rules, given
+    the marks that are pieces of a non-digit (`pieces`, see _pieces_of_non_digits)."""
+    row = _row(marks)
+    if row is None:  # a mark alone: the check decides
+        return [_slash_doubt(mark) if rules.slash else mark for mark in marks]
+    pieces = pieces if rules.pieces else frozenset()
+    kept = [
         k
-        for i in _touching_pairs(marks)
-        if not marks[i].is_digit and not marks[i + 1].is_digit
-        for k in (i, i + 1)
-    }
-    return [
-        replace(mark, is_digit=True)
-        if not mark.is_digit
-        and k not in pieces
-        and mark.distance <= ROW_MARGIN * mark.threshold
-        and mark.box.h >= tall
-        else mark
         for k, mark in enumerate(marks)
+        if mark.model_input is not None and not (rules.dots and _is_dot(mark.box, row))
     ]
 
+    def sure_digit(k: int) -> bool:
+        mark = marks[k]
+        return mark.is_digit and k not in pieces and mark.box.h >= ROW_HEIGHT_SHARE * row.height
 
-def _without_small(marks: list[Mark]) -> list[Mark]:
-    """The marks, those much shorter than the digits (the o of "No.", a dot) marked as not digits; a short
-    mark much wider than tall stays (a flat 2)."""
-    heights = [mark.box.h for mark in marks if mark.is_digit]
-    if not heights:
-        return marks
-    least = ROW_HEIGHT_SHARE * float(np.median(heights))
-    return [
-        replace(mark, is_digit=False) if mark.box.h < least and mark.box.w < FLAT_RATIO * mark.box.h else mark
-        for mark in marks
-    ]
+    groups = _groups(marks, kept, row) if rules.apart else [kept]
+    number = {k for group in groups if any(sure_digit(j) for j in group) for k in group}
+    if not number:  # no digit as tall as the others anywhere: no number to lose a digit of; the check decides
+        return [_slash_doubt(mark) if rules.slash and k in kept else mark for k, mark in enumerate(marks)]
+    ends = (min(number), max(number))
+    decided = []
+    for k, mark in enumerate(marks):
+        if k not in number:
+            verdict = replace(mark, is_digit=False)
+        elif mark.is_digit and k not in pieces:
+            verdict = _slash_doubt(mark) if rules.slash and k in ends else mark
+        elif not rules.row or (not mark.is_digit and _is_flat(mark.box, row)):
+            verdict = replace(mark, is_digit=False)  # the check alone decides; or a refused dash
+        elif k not in pieces and mark.distance <= ROW_MARGIN * mark.threshold:
+            verdict = replace(mark, is_digit=True)
+        else:
+            verdict = replace(mark, is_digit=True, doubt=DOUBT_UNLIKE)
+        decided.append(verdict)
+    return decided
 
 
-def read_marks(image: np.ndarray, check: DigitCheck) -> MarksReading:
-    """The marks of an image, left to right, each read and checked; the text holds the digits only."""
-    marks = _rejoin(_check_boxes(find_digits(image), check), check)
-    marks = _without_slashes(_without_small(_in_row(_fall_together(marks, check))))
+def _slash_doubt(mark: Mark) -> Mark:
+    """A "1" that leans further than all but 2% of handwritten 1s, marked doubtful: it may be a slash."""
+    if (
+        mark.is_digit
+        and mark.digit == 1
+        and mark.model_input is not None
+        and slant(mark.model_input) > SLASH_SLANT
+    ):
+        return replace(mark, doubt=DOUBT_SLASH)
+    return mark
+
+
+def read_marks(image: np.ndarray, check: DigitCheck, rules: Rules = ALL_RULES) -> MarksReading:
+    """The marks of an image, left to right, each read and checked; the text holds the digits (doubtful
+    ones included)."""
+    marks = check_boxes(find_digits(image), check)
+    if rules.rejoin:
+        marks = _rejoin(marks, check)
+    pieces = frozenset(_pieces_of_non_digits(marks, check)) if rules.pieces else frozenset()
+    marks = decide(marks, rules, pieces)
     return MarksReading("".join(str(mark.digit) for mark in marks if mark.is_digit), marks)

@@ -5,7 +5,9 @@ its blocks (for the CNN: the 32 and 64 channels of its two convolution blocks, a
 the 128 numbers its classifier sees) fall in ten tight clusters for real digits. The statistics of those
 clusters on the training digits (each digit's mean, one covariance shared by the ten, per layer) are fitted
 by `scripts/fit_novelty.py` and saved in `models/novelty.npz`, with a threshold on the layers' combined
-distance that refuses 1% of the validation digits. An input farther than that is "not a digit".
+distance that refuses 1% of the validation digits. An input farther than that is "not a digit". Writers'
+styles that MNIST has few of (a 1 with a flag and a base, ...) lie apart from its clusters: the mean
+features of drawings of each style are added as extra points to be near (`with_prototypes`).
 (Measured by benchmarks/bench_not_a_digit.py against the top probability, the energy score and the last
 layer alone: the blocks together refuse the most drawings that are not digits.)
 
@@ -39,12 +41,12 @@ class NoveltyError(RuntimeError):
 class Clusters:
     """Where one layer's features of real digits lie: each digit's mean and the shared precision."""
 
-    means: np.ndarray  # (10, D)
+    means: np.ndarray  # (K, D): each digit's mean (K = 10), then any extra prototypes (with_prototypes)
     precision: np.ndarray  # (D, D): the inverse of the shared covariance
     scale: float  # a typical distance of a training digit (its 99th percentile), to weigh layers alike
 
     def distances(self, features: np.ndarray) -> np.ndarray:
-        """Each row's Mahalanobis distance to the nearest digit's mean, shape (N,)."""
+        """Each row's Mahalanobis distance to the nearest mean (a digit's or a prototype's), shape (N,)."""
         features = np.asarray(features, np.float64)
         best = np.full(len(features), np.inf)
         for mean in self.means:
@@ -81,6 +83,27 @@ def fit_layer(features: np.ndarray, labels: np.ndarray, ridge: float = 1e-3) -> 
     unscaled = Clusters(means, np.linalg.inv(covariance), 1.0)
     scale = float(np.quantile(unscaled.distances(features), 0.99))
     return Clusters(means, unscaled.precision, scale)
+
+
+def with_prototypes(clusters: DigitClusters, features: list[np.ndarray], groups: np.ndarray) -> DigitClusters:
+    """The clusters with one more mean per group of inputs (a writing style), in every layer.
+
+    `features` are the inputs' features per layer (as features_and_probabilities gives them) and `groups`
+    says which group each input belongs to. The shared covariance and the scales stay as fitted on MNIST.
+    """
+    groups = np.asarray(groups)
+    names = list(dict.fromkeys(groups.tolist()))  # in order of first appearance
+    layers = tuple(
+        Clusters(
+            np.concatenate(
+                [layer.means, np.stack([np.asarray(f, np.float64)[groups == g].mean(axis=0) for g in names])]
+            ),
+            layer.precision,
+            layer.scale,
+        )
+        for layer, f in zip(clusters.layers, features, strict=True)
+    )
+    return DigitClusters(layers, clusters.threshold, clusters.model_sha256)
 
 
 def _feature_outputs(network: keras.Model) -> list:

@@ -62,6 +62,7 @@ class Prediction:
     status: Status
     probabilities: np.ndarray = field(repr=False, compare=False)  # (10,)
     model_input: np.ndarray = field(repr=False, compare=False)  # (28, 28) float32 in [0, 1]
+    doubt: str = ""  # why a mark read in a number is doubtful although the model is sure (marks.py)
 
     @property
     def sure(self) -> bool:
@@ -75,8 +76,13 @@ class Prediction:
             return "Not a digit"
         if self.sure:
             return f"Prediction: {self.digit}"
-        options = " or ".join(f"{digit} ({percent(probability)})" for digit, probability in self.candidates)
-        return f"Not sure: {options}"
+        candidates = self.candidates
+        if self.doubt:  # the model may be sure: name only the candidates it finds likely
+            candidates = candidates[:1] + tuple(
+                c for c in candidates[1:] if c[1] >= CANDIDATE_MIN_PROBABILITY
+            )
+        options = " or ".join(f"{digit} ({percent(probability)})" for digit, probability in candidates)
+        return f"Not sure: {options}" + (f", but {self.doubt}" if self.doubt else "")
 
     @property
     def label(self) -> str:
@@ -95,17 +101,20 @@ def prediction_from(
     model_input: np.ndarray,
     threshold: float = UNSURE_THRESHOLD,
     is_digit: bool = True,
+    doubt: str = "",
 ) -> Prediction:
     """The prediction for ten probabilities: sure when the top one reaches `threshold`, unless the input
-    is not a digit at all (`is_digit`, from a DigitCheck)."""
+    is not a digit at all (`is_digit`, from a DigitCheck) or a rule doubts it (`doubt`, the reason)."""
     row = np.asarray(probabilities).reshape(-1)
     ranked = top_k(row, k=3)
     candidates = ranked[:2] + [c for c in ranked[2:] if c[1] >= CANDIDATE_MIN_PROBABILITY]
     digit, confidence = ranked[0]
-    status = Status.SURE if confidence >= threshold else Status.UNSURE
+    status = Status.SURE if confidence >= threshold and not doubt else Status.UNSURE
     if not is_digit:
         status = Status.NOT_A_DIGIT
-    return Prediction(digit, confidence, tuple(candidates), status, row, model_input)
+    return Prediction(
+        digit, confidence, tuple(candidates), status, row, model_input, doubt if is_digit else ""
+    )
 
 
 def predict_drawing(model: keras.Model, drawing: np.ndarray, check: DigitCheck | None = None) -> Prediction:
