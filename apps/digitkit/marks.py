@@ -191,19 +191,21 @@ class _Row:
 
 def _row(marks: list[Mark]) -> _Row | None:
     """The row: the median height of the digits the check accepts (of all readable marks when fewer than
-    two are accepted) and the median gap between readable neighbours; None for a mark alone."""
+    two are accepted) and the median gap between readable neighbours that are not dots; None for a mark
+    alone."""
     readable = [mark.box for mark in marks if mark.model_input is not None]
     accepted = [mark.box for mark in marks if mark.is_digit]
     if len(readable) < 2:
         return None
     height = float(np.median([box.h for box in (accepted if len(accepted) >= 2 else readable)]))
-    gaps = [max(0, b.x - (a.x + a.w)) for a, b in zip(readable, readable[1:], strict=False)]
+    spaced = [box for box in readable if not _is_dot(box, height)] or readable
+    gaps = [max(0, b.x - (a.x + a.w)) for a, b in zip(spaced, spaced[1:], strict=False)] or [0]
     return _Row(height, float(np.median(gaps)))
 
 
-def _is_dot(box: DigitBox, row: _Row) -> bool:
-    """Much shorter than the digits, and not flat (a dash is)."""
-    return box.h < DOT_SHARE * row.height and box.w < FLAT_RATIO * box.h
+def _is_dot(box: DigitBox, height: float) -> bool:
+    """Much shorter than the digits (of this height), and not flat (a dash is)."""
+    return box.h < DOT_SHARE * height and box.w < FLAT_RATIO * box.h
 
 
 def _is_flat(box: DigitBox, row: _Row) -> bool:
@@ -236,7 +238,7 @@ def decide(marks: list[Mark], rules: Rules = ALL_RULES, pieces: frozenset[int] =
     kept = [
         k
         for k, mark in enumerate(marks)
-        if mark.model_input is not None and not (rules.dots and _is_dot(mark.box, row))
+        if mark.model_input is not None and not (rules.dots and _is_dot(mark.box, row.height))
     ]
 
     def sure_digit(k: int) -> bool:
