@@ -462,6 +462,7 @@ on_sample = "EMBEDDED SAMPLE" in data_source
 sample_note = " (small sample)" if on_sample else ""
 if on_sample:
     CNN_EPOCHS, ENSEMBLE_SIZE = min(CNN_EPOCHS, SAMPLE_CNN_EPOCHS), min(ENSEMBLE_SIZE, SAMPLE_ENSEMBLE_SIZE)
+    MEMBER_EPOCHS = min(MEMBER_EPOCHS, CNN_EPOCHS)
     print(
         f"Small sample: the CNNs train for {CNN_EPOCHS} epochs and the ensemble has {ENSEMBLE_SIZE} members."
     )
