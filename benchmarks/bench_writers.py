@@ -64,6 +64,14 @@ EXTRAS = ("No. ", "-", "# ", "/")
 PHOTO_OUTCOMES = ("exact, sure", "exact, flagged", "wrong, flagged", "wrong, silent")
 DRAWING_OUTCOMES = ("right", "right, not sure", "refused", "wrong")
 RESULTS = ROOT / "benchmarks" / "results"
+# Issue 21's targets, on the reporting set: (what, the lowest share allowed; or the highest, for refusals)
+TARGETS = {
+    "slanted rows read exactly": 0.98,
+    "style drawings read right": 0.97,
+    "non-digit drawings refused": 0.90,
+    "paper photos read exactly": 0.90,
+}
+MAX_VALIDATION_REFUSED = 0.01
 
 
 def photo_sets(which: str, count: int, digits: tuple[np.ndarray, np.ndarray]) -> dict[str, list]:
@@ -162,6 +170,11 @@ def read_drawings(which: str, per_style: int, model, check) -> dict[str, Counter
     return results
 
 
+def fraction(counter: Counter, *outcomes: str) -> float:
+    """The share of the counted cases that ended in one of the outcomes."""
+    return sum(counter[outcome] for outcome in outcomes) / max(sum(counter.values()), 1)
+
+
 def share(counter: Counter, *outcomes: str) -> str:
     """How many of the counted cases ended in one of the outcomes, as "n of N (x%)"."""
     total, hits = sum(counter.values()), sum(counter[outcome] for outcome in outcomes)
@@ -222,6 +235,24 @@ def main() -> None:
     _, _, is_digit = check.scored(digits[0].reshape(len(digits[0]), -1).astype(np.float32) / 255)
     print(
         f"Validation digits refused (this half): {int((~is_digit).sum())} of {len(is_digit)} ({np.mean(~is_digit):.2%})"
+    )
+
+    refused = drawings["non-digits"]
+    reached = {
+        "slanted rows read exactly": fraction(photos["slanted rows"], *PHOTO_OUTCOMES[:2]),
+        "style drawings read right": fraction(styles, "right"),
+        "non-digit drawings refused": fraction(refused, "right"),
+        "paper photos read exactly": fraction(photos["paper photos"], *PHOTO_OUTCOMES[:2]),
+    }
+    print("\nTargets (they hold on the reporting set):")
+    for what, least in TARGETS.items():
+        print(
+            f"  {what}: {reached[what]:.1%} (at least {least:.0%}) {'met' if reached[what] >= least else 'NOT met'}"
+        )
+    share_refused = float(np.mean(~is_digit))
+    verdict = "met" if share_refused <= MAX_VALIDATION_REFUSED else "NOT met"
+    print(
+        f"  validation digits refused: {share_refused:.2%} (at most {MAX_VALIDATION_REFUSED:.0%}) {verdict}"
     )
 
     record = {

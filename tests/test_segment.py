@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from digit_images import bar_code, photo_with_small_digits, render_row, stroke_image
 from digitkit import DigitBox, TooManyDigitsError, find_digits, read_digits
+from testdata.synthetic import paper_photo
 
 TEXTS = ["40213", "987654", "1357", "24680", "31415", "70952"]
 
@@ -192,3 +193,20 @@ def test_read_digits_of_blank_image_is_empty(best_model):
         [],
         (0, 10),
     )
+
+
+def test_each_step_of_the_segmenter_can_be_switched_off_and_does_its_part():
+    # the switches are what benchmarks/bench_writers.py --ablation measures (digitkit.marks.Rules)
+    touching = render_row("38", touching=True, seed=1)
+    assert_boxes_match(find_digits(touching.image), touching.boxes)
+    assert len(find_digits(touching.image, split=False)) == 1  # the two digits stay one blob
+    broken = render_row("5", seed=2, noise=0)
+    image = broken.image.copy()
+    x, y, w, h = broken.boxes[0]
+    image[y + h // 2 - 3 : y + h // 2 + 3, :] = 215  # a gap across the 5: a top and a bottom piece
+    assert len(find_digits(image)) == 1 and len(find_digits(image, merge=False)) > 1
+    speck = render_row("47", seed=3, noise=0).image.copy()
+    cv2.circle(speck, (10, 10), 4, (45, 45, 45), -1)  # a dot far shorter than the digits
+    assert len(find_digits(speck)) == 2 and len(find_digits(speck, heights=False)) == 3
+    squared = paper_photo("4207", seed=1, kind="squared")
+    assert len(find_digits(squared.image)) == 4 and len(find_digits(squared.image, paper=False)) != 4

@@ -7,7 +7,8 @@ digit without a word: within the number, only dots and dashes are left out; a ma
 doubtful there. Marks apart from the number (past a gap wider than the digits leave between them, like the
 `No.` or `#` written before it) are left out when none of them is a digit.
 
-The rules, each with a switch in `Rules` (benchmarks/bench_writers.py measures what each gains and costs):
+The rules, each with a switch in `Rules` (benchmarks/bench_writers.py measures what each gains and costs;
+the first four are the segmenter's steps, segment.find_digits):
 - rejoin: two touching pieces (cut out of one blob by the segmenter, or a stroke the pen broke) are joined
   when the whole looks more like a digit than its pieces (a wide 0 cut in two, the hook of a 2 apart from its
   loop);
@@ -52,6 +53,10 @@ DOUBT_SLASH = "it leans like a slash"
 class Rules:
     """Which of the reader's rules are on (all, in the apps); each can be switched off to measure it."""
 
+    paper: bool = True  # segment.py: shadows and the page's lines taken out (paper.py)
+    merge: bool = True  # segment.py: pieces one above the other joined
+    heights: bool = True  # segment.py: pieces far shorter than the tallest dropped
+    split: bool = True  # segment.py: blobs of touching digits cut
     rejoin: bool = True
     pieces: bool = True
     apart: bool = True
@@ -281,7 +286,8 @@ def _slash_doubt(mark: Mark) -> Mark:
 def read_marks(image: np.ndarray, check: DigitCheck, rules: Rules = ALL_RULES) -> MarksReading:
     """The marks of an image, left to right, each read and checked; the text holds the digits (doubtful
     ones included)."""
-    marks = check_boxes(find_digits(image), check)
+    boxes = find_digits(image, paper=rules.paper, merge=rules.merge, heights=rules.heights, split=rules.split)
+    marks = check_boxes(boxes, check)
     if rules.rejoin:
         marks = _rejoin(marks, check)
     pieces = frozenset(_pieces_of_non_digits(marks, check)) if rules.pieces else frozenset()

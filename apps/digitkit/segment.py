@@ -64,9 +64,10 @@ class _Group:
         return self.y1 - self.y0
 
 
-def ink_map(image: np.ndarray) -> np.ndarray:
-    """The image as uint8 with ink bright and the (possibly unevenly lit) paper levelled to about 0."""
-    on_paper = ink_on_paper(image, MIN_INK_CONTRAST)  # dark ink on paper: shadows, page lines (paper.py)
+def ink_map(image: np.ndarray, paper: bool = True) -> np.ndarray:
+    """The image as uint8 with ink bright and the (possibly unevenly lit) paper levelled to about 0; with
+    `paper`, dark ink on a page is cleaned of shadows and the page's lines first (paper.py)."""
+    on_paper = ink_on_paper(image, MIN_INK_CONTRAST) if paper else None
     if on_paper is not None:
         return on_paper
     gray = to_gray(image)
@@ -249,11 +250,16 @@ def _crop(ink: np.ndarray, labels: np.ndarray, group: _Group) -> np.ndarray:
     return ink[group.y0 : group.y1, group.x0 : group.x1] * keep
 
 
-def find_digits(image: np.ndarray) -> list[DigitBox]:
+def find_digits(
+    image: np.ndarray, paper: bool = True, merge: bool = True, heights: bool = True, split: bool = True
+) -> list[DigitBox]:
     """The digits in a gray or BGR image (dark ink on light paper or light on dark), left to right.
 
     Large images are searched at a lower resolution (digitkit.pixels.WORK_PIXELS); the boxes are in the
-    image's own pixels. TooManyDigitsError when there are more than MAX_DIGITS.
+    image's own pixels. TooManyDigitsError when there are more than MAX_DIGITS. The steps can be switched
+    off, to measure them (benchmarks/bench_writers.py): `paper` (shadows and page lines taken out),
+    `merge` (pieces one above the other joined), `heights` (pieces far shorter than the tallest dropped),
+    `split` (blobs of touching digits cut).
     """
     gray = to_gray(image)
     if gray.size == 0:
@@ -263,16 +269,22 @@ def find_digits(image: np.ndarray) -> list[DigitBox]:
     if scale < 1:
         # at most WORK_PIXELS: connected pieces of a 1 x 4,000,000 strip cost OpenCV 2 GB and 10 s
         gray = cv2.resize(gray, scaled_size(height, width, scale), interpolation=cv2.INTER_AREA)
-    ink = ink_map(gray)
+    ink = ink_map(gray, paper)
     labels, groups = _pieces(_ink_mask(ink))
-    groups = _merge_pieces(groups)
+    if merge:
+        groups = _merge_pieces(groups)
     if not groups:
         return []
     tallest = max(group.height for group in groups)
-    groups = [group for group in groups if group.height >= MIN_HEIGHT_SHARE * tallest]
+    if heights:
+        groups = [group for group in groups if group.height >= MIN_HEIGHT_SHARE * tallest]
     digit_height = float(np.median([group.height for group in groups]))
     groups = [group for group in groups if group.width <= LINE_RATIO * digit_height]
-    digits = _split_wide(labels, groups, digit_height)
+    digits = _split_wide(labels, groups, digit_height) if split else groups
+    if len(digits) > MAX_DIGITS:
+        raise TooManyDigitsError(
+            f"more than {MAX_DIGITS} digit-like shapes: a page of text or a pattern, not digits to read"
+        )
     digits.sort(key=lambda group: (group.x0 + group.x1) / 2)
     return [_box_in_image(d, scale, height, width, _crop(ink, labels, d)) for d in digits]
 
