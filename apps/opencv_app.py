@@ -331,7 +331,7 @@ def run_frames(
             frames += 1
             fps = frames / max(time.perf_counter() - started, 1e-9)
             if headless:
-                print(f"frame {frames}: {reading.text or '-'}{problem}", flush=True)
+                print(f"frame {frames}: {reading.summary or '-'}{problem}", flush=True)
                 continue
             view = digitkit.annotate(frame, reading.boxes, reading.predictions, scale=1)
             cv2.putText(

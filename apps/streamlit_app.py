@@ -167,12 +167,14 @@ def upload_section(model_path: Path, modified: float) -> None:
     if not digits:
         st.warning(f"No digits found in {upload.name}: none of its marks looks like a digit.")
     else:
-        st.subheader(f"Read: {reading.text}", anchor=False)
+        st.subheader(f"Read: {reading.summary}", anchor=False)
     for position, prediction in enumerate(digits, start=1):
         if not prediction.sure:
             st.warning(f"Digit {position} (read as {prediction.digit}) is unclear. {prediction.headline}")
     count, skipped = len(digits), len(reading.predictions) - len(digits)
     caption = f"{upload.name}: {count} digits, left to right"
+    if digits:
+        caption += f" (the model's confidence in the whole number: {percent(reading.confidence)})"
     if skipped:
         caption += f"; {skipped} marks that are not digits (grey, x) left out"
     st.image(upload_reading.annotated, channels="BGR", caption=caption)

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from digit_images import bar_code, digit_drawing, mnist_digits, png_claiming_size, render_row, stroke_image
+from digitkit.marks import DOUBT_SLASH
 from digitkit.models import MODEL_DIR_VARIABLE, available_models, predict_proba
 from digitkit.prediction import UNSURE_THRESHOLD, predict_drawing, prediction_from
 from digitkit.preprocess import to_model_input
@@ -25,6 +26,7 @@ from page_images import canvas_to_gray, enlarge, read_upload
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from testdata.synthetic import non_digit_drawing, paper_photo
+from testdata.writers import slanted_pool
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "streamlit_app.py"
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -116,6 +118,17 @@ def test_marks_that_are_not_digits_are_left_out_of_an_uploaded_number(monkeypatc
     assert texts(at, "subheader") == ["Read: 4207"]
     caption = at.get("image")[0].proto.imgs[0].caption  # the annotated photo, then what the model saw
     assert "that are not digits (grey, x) left out" in caption
+
+
+def test_a_doubtful_digit_of_an_uploaded_number_is_shown_unsure_not_dropped(monkeypatch):
+    # real 1s from the 5% that lean most: the last one leans like a slash, so it is doubtful, not left out
+    images, labels = mnist_digits()
+    photo = paper_photo("611", seed=0, digits=slanted_pool(images.reshape(-1, 28, 28), labels))
+    at = upload(monkeypatch, "slanted.jpg", encode(photo.image, ".jpg"))
+    assert texts(at, "subheader") == ["Read: 611 (not sure of the 3rd digit)"]
+    assert any("Digit 3 (read as 1) is unclear" in w and DOUBT_SLASH in w for w in texts(at, "warning"))
+    caption = at.get("image")[0].proto.imgs[0].caption
+    assert "3 digits" in caption and "confidence in the whole number" in caption
 
 
 def test_chart_shows_the_models_probabilities_for_the_drawing(monkeypatch, best_model):
