@@ -195,6 +195,12 @@ def test_empty_batch_gives_no_rows(best_model):
         "E0000 00:00:1795614801.093674    8085 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA"
         " error: Failed call to cuInit: UNKNOWN ERROR (303)",
         "W1125 14:02:11.123456   12345 some/file.cc:7] a warning",
+        # ... and TensorFlow 2.20 (Colab's)
+        "2026-12-05 05:27:02.391369: E external/local_xla/xla/stream_executor/cuda/cuda_platform.cc:51] failed"
+        " call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
+        "2026-12-05 04:27:55.558040: I tensorflow/core/util/port.cc:153] oneDNN custom operations are on.",
+        "To enable the following instructions: AVX2 AVX512F AVX512_VNNI AVX512_BF16 FMA, in other operations,"
+        " rebuild TensorFlow with the appropriate compiler flags.",
     ],
 )
 def test_tensorflow_start_up_lines_are_recognised_as_chatter(line):

@@ -17,8 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
-# TensorFlow's (absl/glog-style) log lines: "I0000 00:00:1795614797.878116    8085 port.cc:153] ..."
-_LOG_LINE = re.compile(r"^[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] ")
+# TensorFlow's log lines: absl/glog-style in 2.21 ("I0000 00:00:1795614797.878116    8085 port.cc:153] ..."),
+# with a date in 2.20, Colab's ("2026-12-05 05:27:02.391369: E external/.../cuda_platform.cc:51] ..."), and
+# the second line of its note on CPU instructions
+_LOG_LINE = re.compile(
+    r"^([IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] "
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S+:\d+\] "
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$)"
+)
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 _lock = threading.Lock()
 _keras: ModuleType | None = None  # set once Keras is imported and TensorFlow started
