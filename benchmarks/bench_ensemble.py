@@ -1,6 +1,6 @@
 """How does the ensemble's error fall as members are added, against the CPU time their training took?
 
-    python benchmarks/bench_ensemble.py [--data-dir dataset] [--model-dir models] [--draws 30]
+    python benchmarks/bench_ensemble.py [--data dataset] [--models models] [--draws 30]
 
 Loads the members trained for the notebook's split and recipe (models/ensemble/, by their fingerprints;
 members trained for anything else are not used) and the distilled CNN, predicts the 4,200 validation
@@ -13,10 +13,9 @@ with the CPU-hours of training they took (from each member's training record).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
-from notebook_helpers import ROOT, load_notebook_helpers
+from notebook_helpers import add_data_and_models_arguments, load_notebook_helpers
 
 
 def sizes_up_to(count: int) -> list[int]:
@@ -33,22 +32,20 @@ def wrong(probabilities: np.ndarray, true: np.ndarray) -> int:
 
 
 def main() -> None:
-    params = load_notebook_helpers(("parameters",))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=ROOT / params.DATA_DIR)
-    parser.add_argument("--model-dir", type=Path, default=ROOT / params.MODEL_DIR)
+    add_data_and_models_arguments(parser)
     parser.add_argument("--draws", type=int, default=30, help="random draws of members per ensemble size")
     args = parser.parse_args()
 
     nb = load_notebook_helpers()
-    _, x_val, _, y_val = nb.training_split(args.data_dir, nb.VALIDATION_SIZE, nb.SEED)
+    _, x_val, _, y_val = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
     true = y_val.argmax(axis=1)
     settings = nb.member_settings()
     recipe = nb.member_recipe(x_val, y_val, settings, nb.BAG_FRACTION)
     seeds = range(nb.SEED + 1, nb.SEED + 1 + 100)
-    members, infos, _ = nb.load_members(args.model_dir / "ensemble", recipe, seeds)
+    members, infos, _ = nb.load_members(args.models / "ensemble", recipe, seeds)
     if not members:
-        raise SystemExit(f"no member in {args.model_dir / 'ensemble'} was trained for this split and recipe")
+        raise SystemExit(f"no member in {args.models / 'ensemble'} was trained for this split and recipe")
     print(f"{len(members)} members for split {recipe['split']}; predicting {len(true):,} validation digits")
     plain = np.stack([m.predict(x_val, batch_size=1024, verbose=0) for m in members])
     shifted = np.stack([nb.predict_shifted(m, x_val, 1) for m in members])
@@ -73,7 +70,7 @@ def main() -> None:
     print(f"\neach member alone: {min(alone)}-{max(alone)} wrong (median {np.median(alone):.0f})")
 
     distill_recipe = nb.distilled_recipe(recipe, infos, nb.DISTILL_WEIGHT)
-    distilled, info = nb.load_matching(args.model_dir / "distilled.keras", distill_recipe)
+    distilled, info = nb.load_matching(args.models / "distilled.keras", distill_recipe)
     if distilled is None:
         print("no distilled CNN trained on these members (scripts/train_ensemble.py trains it)")
         return

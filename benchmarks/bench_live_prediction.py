@@ -79,7 +79,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=300, help="repetitions per measurement (default 300)")
     parser.add_argument("--frames", type=int, default=120, help="frames in the benchmark video (default 120)")
     parser.add_argument("--threads", type=int, help="limit TensorFlow to this many CPU threads")
-    parser.add_argument("--model-dir", type=Path, help="default: $DIGIT_MODEL_DIR or models/")
+    parser.add_argument(
+        "--models", type=Path, help="folder of the saved models (default: $DIGIT_MODEL_DIR or models/)"
+    )
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -87,15 +89,15 @@ def main() -> int:
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    args.model_dir = args.model_dir or digitkit.model_dir()
-    found = digitkit.available_models(args.model_dir)
+    args.models = args.models or digitkit.model_dir()
+    found = digitkit.available_models(args.models)
     if not found:
-        print(f"bench_live_prediction: no model found in {args.model_dir}", file=sys.stderr)
+        print(f"bench_live_prediction: no model found in {args.models}", file=sys.stderr)
         return 1
     missing = [name for name in digitkit.MODEL_NAMES if name not in found]
     print(f"CPU cores: {os.cpu_count()}, TensorFlow {tf.__version__}, OpenCV {cv2.__version__}")
     if missing:
-        print(f"not found in {args.model_dir}: {', '.join(missing)}")
+        print(f"not found in {args.models}: {', '.join(missing)}")
     models = {name: digitkit.load_model(path) for name, path in found.items()}
     ink = drawn_board().ink
 

@@ -31,7 +31,7 @@ def train(args, nb) -> None:
     nb.AUGMENT_DEGREES, nb.AUGMENT_ZOOM, nb.AUGMENT_SHIFT = args.degrees, args.zoom, args.shift
     nb.STROKE_WIDTH_RATE = args.stroke_width_rate
     settings = nb.member_settings()
-    x_train, _, y_train, _ = nb.training_split(args.data_dir, nb.VALIDATION_SIZE, nb.SEED)
+    x_train, _, y_train, _ = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
     bag = nb.bag_indices(len(x_train), nb.BAG_FRACTION, args.seed)
     out_of_bag = np.setdiff1d(np.arange(len(x_train)), bag)
     x_oob, y_oob = x_train[out_of_bag], y_train[out_of_bag]
@@ -82,7 +82,9 @@ def table() -> None:
 def main() -> None:
     defaults = load_notebook_helpers(("parameters",))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=ROOT / defaults.DATA_DIR)
+    parser.add_argument(
+        "--data", type=Path, default=ROOT / defaults.DATA_DIR, help="as the notebook's DATA_DIR"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("train", help="train one variant of the members' recipe")
     one.add_argument("name")

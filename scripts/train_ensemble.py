@@ -1,6 +1,6 @@
 """Train the ensemble's members and the distilled CNN ahead of time, one at a time, so the notebook loads them.
 
-    python scripts/train_ensemble.py [--data-dir dataset] [--model-dir models] [--limit N] [--commit]
+    python scripts/train_ensemble.py [--data dataset] [--models models] [--limit N] [--commit]
 
 Uses the notebook's own functions and parameters (seed, validation split, CNN recipe, bag fraction,
 ensemble size), so every member trains on exactly the split the notebook validates on, each on its own
@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from notebook_helpers import ROOT, load_notebook_helpers
+from notebook_helpers import ROOT, add_data_and_models_arguments, load_notebook_helpers
 
 
 def commit(paths: list[Path], message: str) -> None:
@@ -28,18 +28,17 @@ def commit(paths: list[Path], message: str) -> None:
 def main() -> None:
     params = load_notebook_helpers(("parameters",))  # the defaults, without waiting for TensorFlow
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=ROOT / params.DATA_DIR)
-    parser.add_argument("--model-dir", type=Path, default=ROOT / params.MODEL_DIR)
+    add_data_and_models_arguments(parser)
     parser.add_argument("--members", type=int, default=params.ENSEMBLE_SIZE, help="ensemble size")
     parser.add_argument("--limit", type=int, help="train at most this many models in this run")
     parser.add_argument("--commit", action="store_true", help="git-commit each model as soon as it is saved")
     args = parser.parse_args()
 
     nb = load_notebook_helpers()
-    x_train, x_val, y_train, y_val = nb.training_split(args.data_dir, nb.VALIDATION_SIZE, nb.SEED)
+    x_train, x_val, y_train, y_val = nb.training_split(args.data, nb.VALIDATION_SIZE, nb.SEED)
     settings = nb.member_settings()
     recipe = nb.member_recipe(x_val, y_val, settings, nb.BAG_FRACTION)
-    member_dir = args.model_dir / "ensemble"
+    member_dir = args.models / "ensemble"
     seeds = range(nb.SEED + 1, nb.SEED + 1 + args.members)
     members, infos, missing = nb.load_members(member_dir, recipe, seeds)
     print(
@@ -70,7 +69,7 @@ def main() -> None:
         return
 
     distill_recipe = nb.distilled_recipe(recipe, infos, nb.DISTILL_WEIGHT)
-    distilled, info = nb.load_matching(args.model_dir / "distilled.keras", distill_recipe)
+    distilled, info = nb.load_matching(args.models / "distilled.keras", distill_recipe)
     if distilled is not None:
         print(f"the distilled CNN for these {len(members)} members is there already")
         return
@@ -79,7 +78,7 @@ def main() -> None:
         return
     ensemble = nb.build_ensemble(members)
     distilled, info = nb.train_distilled(ensemble, x_train, y_train, x_val, y_val, settings, distill_recipe)
-    path = nb.save_member(distilled, info, args.model_dir, name="distilled")
+    path = nb.save_member(distilled, info, args.models, name="distilled")
     print(f"distilled CNN: validation accuracy {info['val_accuracy']:.4f} -> {path}")
     if args.commit:
         commit([path, path.with_suffix(".json")], f"Distilled CNN ({info['val_accuracy']:.2%})")
