@@ -260,7 +260,9 @@ def main() -> None:
         ),
         "cnn": (
             compiled(nb.build_cnn(), 1e-3),
-            nb.make_dataset(x_train, y_train, nb.CNN_BATCH_SIZE, nb.SEED, augmentation=nb.augmentation_settings()),
+            nb.make_dataset(
+                x_train, y_train, nb.CNN_BATCH_SIZE, nb.SEED, augmentation=nb.augmentation_settings()
+            ),
             steps,
         ),
     }
@@ -291,7 +293,9 @@ def main() -> None:
     cnn = compiled(nb.build_cnn(), schedule)
     clock = epoch_clock(target=0.995, limit_s=args.cnn_minutes * 60)
     cnn.fit(
-        nb.make_dataset(x_train, y_train, nb.CNN_BATCH_SIZE, nb.SEED, augmentation=nb.augmentation_settings()),
+        nb.make_dataset(
+            x_train, y_train, nb.CNN_BATCH_SIZE, nb.SEED, augmentation=nb.augmentation_settings()
+        ),
         validation_data=nb.make_dataset(x_val, y_val, 1024),
         epochs=nb.CNN_EPOCHS,
         steps_per_epoch=steps,
