@@ -212,8 +212,23 @@ data_dir, model_dir, output_dir = Path(DATA_DIR), Path(MODEL_DIR), Path(OUTPUT_D
 
 # %% cellView="form" tags=["helpers"]
 # @title Files: atomic writes, finding and unzipping the CSVs {display-mode: "form"}
+MAX_CSV_BYTES = 2 * 1024**3  # about a million digits; also where a zip or gzip "bomb" stops
+LEFTOVER_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.\w+)?")  # write_atomically's temporary files
+LEFTOVER_AGE = 60  # seconds unchanged before such a file counts as left by a killed run, not one writing now
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # bzip2 and LZMA are unpacked a block at a
+# time whatever the size asked for: a few KB of them can fill the memory, so they are refused
+OTHER_ZIP_METHODS = {9: "Deflate64 (from Windows' zipper)", 12: "bzip2", 14: "LZMA", 93: "Zstandard"}
+
+
 class DataSourceError(RuntimeError):
     """A data source that could not deliver, with a one-line reason."""
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one short line: its type and the start of its message."""
+    name = type(error).__name__
+    name = f"{type(error).__module__}.{name}" if name == "error" else name  # zlib.error
+    return f"{name}: {' '.join(str(error).split())[:160]}"
 
 
 def write_atomically(path: Path, write) -> Path:
@@ -234,11 +249,25 @@ def write_atomically(path: Path, write) -> Path:
     return path
 
 
+def remove_leftovers(folder: Path) -> None:
+    """Delete the temporary files that writes cut short (a run killed or disconnected) left in a folder."""
+    for path in folder.iterdir():
+        with contextlib.suppress(OSError):  # gone already, or not ours to delete
+            if LEFTOVER_NAME.fullmatch(path.name) and time.time() - path.stat().st_mtime > LEFTOVER_AGE:
+                path.unlink()
+
+
 def find_data_files(folder: Path) -> tuple[Path | None, Path | None]:
-    """Find the training and test CSV files in a folder, whatever the dataset calls them."""
+    """Find the training and test CSV files in a folder, whatever the dataset calls them; hidden files (the
+    temporary files of interrupted writes among them, which are deleted) are not data."""
     if not folder.is_dir():
         return None, None
-    csvs = sorted(p for p in folder.iterdir() if p.name.lower().endswith((".csv", ".csv.gz")))
+    remove_leftovers(folder)
+    csvs = sorted(
+        p
+        for p in folder.iterdir()
+        if p.name.lower().endswith((".csv", ".csv.gz")) and not p.name.startswith(".")
+    )
     train = [p for p in csvs if p.name.lower().startswith("train")] or [
         p for p in csvs if "train" in p.name.lower()
     ]
@@ -248,17 +277,65 @@ def find_data_files(folder: Path) -> tuple[Path | None, Path | None]:
     return (train[0] if train else None), (test[0] if test else None)
 
 
+def zip_member_problem(info: zipfile.ZipInfo) -> str | None:
+    """What keeps a zip's member from being unpacked, safely, from its header alone; None when nothing does."""
+    if info.flag_bits & 0x1:
+        return "is encrypted; unzip it yourself with its password"
+    if info.compress_type not in ZIP_METHODS:
+        method = OTHER_ZIP_METHODS.get(info.compress_type, f"method {info.compress_type}")
+        return f"is compressed with {method}, which this notebook does not unpack; unzip it yourself"
+    if info.file_size > MAX_CSV_BYTES:
+        return f"unpacks to {info.file_size:,} bytes, more than this notebook loads ({MAX_CSV_BYTES:,})"
+    return None
+
+
+def csv_members(archive: Path, zf: zipfile.ZipFile) -> list[tuple[str, zipfile.ZipInfo]]:
+    """The CSV files in a zip, each by its name without folders (macOS' hidden copies aside), all checked;
+    DataSourceError names the first that cannot be unpacked, or two of the same name in different folders."""
+    members, seen = [], {}
+    for info in zf.infolist():
+        name = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if info.is_dir() or name.startswith(".") or not name.lower().endswith((".csv", ".csv.gz")):
+            continue
+        if problem := zip_member_problem(info):
+            raise DataSourceError(f"{archive}: {info.filename} {problem}")
+        if name.lower() in seen:
+            raise DataSourceError(
+                f"{archive}: holds two files named {name} ({seen[name.lower()]} and {info.filename}); "
+                "keep the one to use"
+            )
+        seen[name.lower()] = info.filename
+        members.append((name, info))
+    return members
+
+
+def member_chunks(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """The unpacked bytes of one member of a zip, a chunk at a time; DataSourceError when they are damaged."""
+    try:
+        with zf.open(info) as source:
+            while chunk := source.read(1 << 20):  # zipfile stops at the size the header gives (checked)
+                yield chunk
+    except Exception as error:  # zipfile, zlib and the offsets of a broken zip raise several types
+        raise DataSourceError(f"{archive}: {info.filename} is damaged ({one_line(error)})") from None
+
+
+def unzip_member(archive: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
+    """Unpack one member of a zip into a file, a chunk at a time."""
+    with open(target, "wb") as out:
+        for chunk in member_chunks(archive, zf, info):
+            out.write(chunk)
+
+
 def extract_zip(archive: Path, folder: Path) -> None:
-    """Extract the CSV files of a zip into a folder, never replacing a file that is already there."""
+    """Extract the CSV files of a zip into a folder, never replacing a file that is already there; every
+    member is checked before any is unpacked, and each is unpacked a chunk at a time."""
     try:
         with zipfile.ZipFile(archive) as zf:
-            members = [
-                m for m in zf.namelist() if m.lower().endswith((".csv", ".csv.gz")) and not m.endswith("/")
-            ]
-            for member in members:
-                target = folder / Path(member).name
-                if not target.exists():
-                    write_atomically(target, lambda tmp, m=member: tmp.write_bytes(zf.read(m)))
+            for name, info in csv_members(archive, zf):
+                if not (folder / name).exists():
+                    write_atomically(
+                        folder / name, lambda tmp, info=info: unzip_member(archive, zf, info, tmp)
+                    )
     except zipfile.BadZipFile as error:
         raise DataSourceError(f"{archive} is not a readable zip file ({error})") from None
 
@@ -482,7 +559,6 @@ if on_sample:
 # @title The CSV reader: a fast pass, and a careful pass that names the line and column of a problem {display-mode: "form"}
 PIXELS = 28 * 28
 MAX_LINE_BYTES = 64 * 1024  # a row of 785 values takes about 3 KB and Kaggle's header 7 KB
-MAX_CSV_BYTES = 2 * 1024**3  # about a million digits; also where a zip or gzip "bomb" stops
 LABEL_NAMES = ("label", "labels", "class", "digit", "target", "y")
 PIXEL_NAME = re.compile(r"[a-z_ ]*(\d+)", re.IGNORECASE | re.ASCII)  # pixel0 ... pixel783, or 1 ... 784
 ROW_COLUMN_NAME = re.compile(r"(\d+) ?x ?(\d+)", re.IGNORECASE | re.ASCII)  # 1x1 ... 28x28
@@ -492,13 +568,6 @@ LINE_END = re.compile(rb"\r\n?|\n")
 
 class DigitDataError(ValueError):
     """A data file that cannot be used: the message names the file, line, column and problem."""
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one short line: its type and the start of its message."""
-    name = type(error).__name__
-    name = f"{type(error).__module__}.{name}" if name == "error" else name  # zlib.error
-    return f"{name}: {' '.join(str(error).split())[:160]}"
 
 
 def read_file_bytes(path: Path) -> bytes:
@@ -540,6 +609,8 @@ def decompressed(path: Path, raw: bytes) -> bytes:
                     raise DigitDataError(
                         f"{path}: a zip must hold exactly one CSV file, this one holds {len(names)}"
                     )
+                if problem := zip_member_problem(zf.getinfo(names[0])):
+                    raise DigitDataError(f"{path}: the zip's {names[0]} {problem}")
                 with zf.open(names[0]) as stream:
                     return read_bounded(path, stream)
     except DigitDataError:
@@ -718,9 +789,18 @@ def plain_row(line: str, fields: list[str]) -> bytes:
         return b""
 
 
+def is_repeated_header(fields: list[str]) -> bool:
+    """Tell a header line repeated among the data rows: it names the label, or holds more words than numbers
+    (a row with one word among its numbers, like x1, is a row with a bad value)."""
+    words = sum(1 for field in fields if field.strip() and not is_number(field))
+    return any(field.strip().lower() in LABEL_NAMES for field in fields) or words > sum(
+        map(is_number, fields)
+    )
+
+
 def checked_row(path: Path, number: int, names: list[str], fields: list[str], label: int | None) -> bytes:
     """A row's values, or the error that names what is wrong: a header, too few or many fields, a value."""
-    if is_header(fields):
+    if is_repeated_header(fields):
         raise DigitDataError(
             f"{path}, line {number}: a second header line in the middle of the data: {','.join(fields)[:60]!r}"
         )

@@ -47,9 +47,10 @@ class AppError(Exception):
 class ModelShelf:
     """The models the tool can use, loaded on first use; `next()` moves to the next one."""
 
-    def __init__(self, choices: Sequence[tuple[str, Path]]) -> None:
+    def __init__(self, choices: Sequence[tuple[str, Path]], fall_back: bool = False) -> None:
         self.choices = list(choices)
         self.index = 0
+        self.fall_back = fall_back  # the default choice: until one loads, a model that does not gives way
         self._loaded: dict[str, tuple[object, DigitCheck | None]] = {}
 
     @property
@@ -71,8 +72,19 @@ class ModelShelf:
         return self._loaded[name]
 
     def current(self) -> object:
-        """The current model (see _load)."""
-        return self._load()[0]
+        """The current model (see _load). With fall_back, a model that does not load gives way to the next
+        one, each said in one line on stderr, until one loads."""
+        while True:
+            try:
+                model = self._load()[0]
+            except ModelLoadError as error:
+                if not self.fall_back or self.index == len(self.choices) - 1:
+                    raise
+                self.next()
+                print(f"{PROGRAM}: {error}; trying the {self.name} model", file=sys.stderr)
+                continue
+            self.fall_back = False  # from now on, switching models ('m') says why it cannot
+            return model
 
     def check(self) -> DigitCheck | None:
         """The current model's "not a digit" check, None when it has none."""
@@ -362,33 +374,43 @@ def annotated_copy_path(image: Path, out: Path | None) -> Path:
     return target
 
 
-def run_image(path: Path, out: Path | None, shelf: ModelShelf) -> int:
-    """Read the digits in one image: print them as the last line and write an annotated copy.
+def printable(text: str) -> str:
+    """Text any UTF-8 terminal can show: the bytes of a file name that are not UTF-8 written as \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
-    An existing file is never replaced: --out must name a new file, and without --out the copy goes to
-    IMAGE_annotated.png or, if that exists, IMAGE_annotated-2.png and so on.
-    """
-    target = annotated_copy_path(path, out)
-    image = digitkit.read_image_file(path)
-    reading = digitkit.read_digits(image, shelf.current(), shelf.check())
-    annotated = digitkit.annotate(image, reading.boxes, reading.predictions)
+
+def write_annotated_copy(annotated: np.ndarray, target: Path, free_name: bool) -> Path:
+    """Write the annotated copy to `target` (free_name: or the first free name like it); AppError if it can't."""
     try:
-        if out is None:
-            target = digitkit.write_new_image(target, annotated)
-        else:
-            digitkit.write_image(target, annotated, replace=False)
+        if free_name:
+            return digitkit.write_new_image(target, annotated)
+        return digitkit.write_image(target, annotated, replace=False)
     except FileExistsError as error:
         raise AppError(
             f"{target}: already exists; choose another --out (files are never replaced)"
         ) from error
     except (OSError, ValueError) as error:
-        raise AppError(f"{target}: cannot write the annotated copy ({error})") from error
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise AppError(
+            f"{target}: cannot write the annotated copy ({reason.removeprefix(f'{target}: ')})"
+        ) from error
+
+
+def run_image(path: Path, out: Path | None, shelf: ModelShelf) -> int:
+    """Read the digits in one image: print them, the number as the last line, and write an annotated copy.
+
+    The reading is printed before the copy is written: a copy that cannot be written loses nothing. An
+    existing file is never replaced: --out must name a new file, and without --out the copy goes to
+    IMAGE_annotated.png or, if that exists, IMAGE_annotated-2.png and so on.
+    """
+    target = annotated_copy_path(path, out)
+    image = digitkit.read_image_file(path)
+    reading = digitkit.read_digits(image, shelf.current(), shelf.check())
     digits = reading.digits
     skipped = len(reading.predictions) - len(digits)
     print(
-        f"{len(digits)} digit(s) found in {path} with the {shelf.name} model"
+        f"{len(digits)} digit(s) found in {printable(str(path))} with the {shelf.name} model"
         + (f" ({skipped} mark(s) that are not digits left out)" if skipped else "")
-        + f"; annotated copy: {target}"
     )
     for position, prediction in enumerate(digits, start=1):
         said = (
@@ -397,9 +419,15 @@ def run_image(path: Path, out: Path | None, shelf: ModelShelf) -> int:
             else prediction.headline
         )
         print(f"  digit {position}: {said}")
+    annotated = digitkit.annotate(image, reading.boxes, reading.predictions)
+    try:
+        target = write_annotated_copy(annotated, target, free_name=out is None)
+        print(f"annotated copy: {printable(str(target))}")
+    finally:
+        if reading.text:
+            print(reading.text)  # the number, last, whether or not the copy could be written
     if not reading.text:
-        raise AppError(f"{path}: no digits found")
-    print(reading.text)
+        raise AppError(f"{path}: no digits found{digitkit.images.first_page_note(path)}")
     return 0
 
 
@@ -444,7 +472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the tool; problems are reported in one line on stderr with a non-zero exit status."""
     args = parse_args(argv)
     try:
-        shelf = ModelShelf(model_choices(args.model, args.model_dir or digitkit.model_dir()))
+        choices = model_choices(args.model, args.model_dir or digitkit.model_dir())
+        shelf = ModelShelf(choices, fall_back=args.model is None)
         if args.image is not None:
             return run_image(args.image, args.out, shelf)
         if args.video is not None or args.camera is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import streamlit as st
-from digitkit.images import ImageReadError
+from digitkit.images import ImageReadError, first_page_note
 from digitkit.models import (
     MODEL_DIR_VARIABLE,
     ModelLoadError,
@@ -159,13 +159,17 @@ def upload_section(model_path: Path, modified: float) -> None:
     reading = upload_reading.reading
     if not reading.boxes:
         st.warning(
-            f"No digits found in {upload.name}: nothing in it stands out as a handwritten digit. Upload a "
-            "photo with dark digits on light paper (or light on dark), filling a good part of the picture."
+            f"No digits found in {upload.name}{first_page_note(upload.getvalue())}: nothing in it stands out"
+            " as a handwritten digit. Upload a photo with dark digits on light paper (or light on dark),"
+            " filling a good part of the picture."
         )
         return
     digits = reading.digits
     if not digits:
-        st.warning(f"No digits found in {upload.name}: none of its marks looks like a digit.")
+        st.warning(
+            f"No digits found in {upload.name}{first_page_note(upload.getvalue())}: none of its marks looks"
+            " like a digit."
+        )
     else:
         st.subheader(f"Read: {reading.summary}", anchor=False)
     for position, prediction in enumerate(digits, start=1):
@@ -189,6 +193,19 @@ def upload_section(model_path: Path, modified: float) -> None:
                 if prediction.status is Status.NOT_A_DIGIT:
                     caption = f"{index + 1}: not a digit"
                 show_input(prediction.model_input, caption=caption)
+
+
+def default_model(models: dict[str, Path]) -> tuple[str, list[str]]:
+    """The best model that loads (the first, should none), and a line for each better one that does not."""
+    skipped = []
+    for name, path in models.items():
+        try:
+            cached_model(str(path), model_version(path))
+        except ModelLoadError as error:
+            skipped.append(f"The {MODEL_LABELS.get(name, name)} model could not be loaded ({error}).")
+            continue
+        return name, skipped
+    return next(iter(models)), []
 
 
 def guarded(section, *args) -> None:
@@ -216,10 +233,14 @@ def main() -> None:
         )
         return
 
+    if st.session_state.get("model") not in models:  # a new visitor: the best model that loads is the default
+        st.session_state.default_model = default_model(models)
+        st.session_state.model = st.session_state.default_model[0]
     with st.sidebar:
         name = st.selectbox(
             "Model",
             list(models),
+            key="model",
             format_func=lambda key: MODEL_LABELS.get(key, key),
             help="The models found in models/, best first.",
         )
@@ -241,6 +262,11 @@ def main() -> None:
             f"{str(error).removeprefix(f'{path}: ')}. Pick another model in the sidebar."
         )
         return
+
+    default, skipped = st.session_state.default_model
+    if name == default:
+        for line in skipped:
+            st.warning(f"{line} Using the {MODEL_LABELS.get(name, name)} model instead.")
 
     draw_tab, upload_tab = st.tabs(["Draw a digit", "Read a photo"])
     with draw_tab:

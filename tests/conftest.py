@@ -62,8 +62,8 @@ def clean_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def nb() -> types.ModuleType:
-    """The notebook's helpers, as the notebook defines them."""
-    return load_notebook_helpers(("helpers",))
+    """The notebook's helpers, as the notebook defines them, with its parameters (some helpers' defaults)."""
+    return load_notebook_helpers()
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,14 @@
 
 import json
 import os
+import subprocess
+import sys
+import time
 import zipfile
 
 import numpy as np
 import pytest
+from hostile_files import DEFLATE64, ENCRYPTED, Member, compress, zip_bomb, zip_of
 
 SECRET = "KGAT_0123456789abcdef0123456789abcdef"
 
@@ -97,6 +101,129 @@ def test_keras_mnist_is_written_in_kaggle_layout_with_labelled_test(
     test_labels, test_pixels = nb.load_digits_csv(test, "test")
     np.testing.assert_array_equal(test_labels, labels[300:400])
     np.testing.assert_array_equal(test_pixels, pixels[300:400])
+
+
+# --- what a killed run leaves, and hostile archives --------------------------------------------------------
+
+
+def test_leftover_of_a_killed_write_is_never_taken_for_the_data(
+    nb, clean_home, tmp_path, monkeypatch, real_digits
+):
+    # A run killed while writing Keras' MNIST as train.csv leaves its temporary file, cut after a whole row.
+    pixels, labels = real_digits
+    data = tmp_path / "data"
+    killed = nb.write_digits_csv(data / "whole.csv", pixels[:40], labels[:40])
+    lines = killed.read_text().splitlines(keepends=True)
+    killed = killed.rename(data / ".train.k3x9q2ab.tmp.csv")
+    killed.write_text("".join(lines[:21]))
+    an_hour_ago = time.time() - 3600
+    os.utime(killed, (an_hour_ago, an_hour_ago))
+    writing = data / ".test.p0q1r2s3.tmp.csv"  # another run writing this one now: left alone
+    writing.write_text(lines[0])
+    images = pixels.reshape(-1, 28, 28)
+    mnist = ((images[:300], labels[:300]), (images[300:400], labels[300:400]))
+    monkeypatch.setattr(nb.keras.datasets.mnist, "load_data", lambda: mnist)
+    train, test, source = nb.get_data(data, "digit-recognizer")
+    assert source.startswith("Keras' copy of MNIST")
+    assert (train, test) == (data / "train.csv", data / "test.csv")
+    assert len(nb.load_digits_csv(train, "train")[0]) == 300
+    assert not killed.exists() and writing.exists()
+
+
+# The Files cell alone, with the imports it uses, in a fresh process (no TensorFlow): its peak memory is then
+# the extraction's.
+EXTRACTION_PEAK = """
+import contextlib, json, os, re, resource, sys, tempfile, time, zipfile
+from collections.abc import Iterator
+from pathlib import Path
+cells = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))["cells"]
+exec(next("".join(c["source"]) for c in cells if "".join(c["source"]).startswith("# @title Files:")))
+before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+try:
+    find_local_data(Path(sys.argv[2]))
+except DataSourceError as error:
+    print(error)
+print(time.perf_counter() - start)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_zip_bomb_in_the_data_folder_is_refused_before_unpacking_in_bounded_time_and_memory(nb, tmp_path):
+    archive = tmp_path / "digit-recognizer.zip"
+    archive.write_bytes(zip_bomb("train.csv", 2_700_000_000))  # 2.7 MB
+    child = subprocess.run(
+        [sys.executable, "-c", EXTRACTION_PEAK, nb.__file__, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    message, seconds, growth_kib = child.stdout.strip().splitlines()[-3:]
+    assert message == (
+        f"{archive}: train.csv unpacks to 2,700,000,000 bytes, more than this notebook loads (2,147,483,648)"
+    )
+    assert float(seconds) < 2 and int(growth_kib) < 64 * 1024  # it took 28 s and 5.1 GB, left 2.7 GB on disk
+    assert os.listdir(tmp_path) == [archive.name]
+
+
+def csv_of(nb, folder, real_digits, rows=20) -> bytes:
+    """A small labelled CSV of real digits."""
+    pixels, labels = real_digits
+    return nb.write_digits_csv(folder / "source.csv", pixels[:rows], labels[:rows]).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("member", "problem"),
+    [
+        (dict(flags=ENCRYPTED), "is encrypted; unzip it yourself with its password"),
+        (
+            dict(method=DEFLATE64),
+            "is compressed with Deflate64 (from Windows' zipper), which this notebook does not unpack; "
+            "unzip it yourself",
+        ),
+        (
+            dict(method=zipfile.ZIP_BZIP2),  # bzip2 is unpacked a whole block at a time: 4 KB can hold 5 GB
+            "is compressed with bzip2, which this notebook does not unpack; unzip it yourself",
+        ),
+        (
+            dict(stored=b"\xff" * 64),  # a Deflate block of the reserved type
+            "is damaged (zlib.error: Error -3 while decompressing data: invalid block type)",
+        ),
+        (dict(crc=1), "is damaged (BadZipFile: Bad CRC-32 for file 'train.csv')"),
+    ],
+    ids=["encrypted", "deflate64", "bzip2", "damaged-deflate", "bad-crc"],
+)
+def test_member_that_cannot_be_unpacked_is_one_line_naming_the_zip(
+    nb, tmp_path, real_digits, member, problem
+):
+    text = csv_of(nb, tmp_path / "source", real_digits)
+    if member.get("method") == DEFLATE64:
+        member["stored"] = compress(text, zipfile.ZIP_DEFLATED)  # Deflate64 reads plain Deflate
+    data = tmp_path / "data"
+    data.mkdir()
+    archive = data / "digit-recognizer.zip"
+    archive.write_bytes(zip_of([Member("test.csv", text), Member("train.csv", text, **member)]))
+    with pytest.raises(nb.DataSourceError) as error:
+        nb.find_local_data(data)
+    assert str(error.value) == f"{archive}: train.csv {problem}"
+    # Headers are checked before any member is unpacked; damaged data shows while unpacking, after test.csv.
+    # Either way no train.csv, whole or partial, and no temporary file is left.
+    unpacked = {"test.csv"} if "damaged" in problem else set()
+    assert set(os.listdir(data)) == {archive.name} | unpacked
+
+
+def test_two_csv_files_of_one_name_in_a_zip_are_refused_not_one_picked(nb, tmp_path, real_digits):
+    text = csv_of(nb, tmp_path / "source", real_digits)
+    data = tmp_path / "data"
+    data.mkdir()
+    archive = data / "digit-recognizer.zip"
+    archive.write_bytes(zip_of([Member("a/train.csv", text), Member("b/train.csv", text[:-100])]))
+    with pytest.raises(nb.DataSourceError) as error:
+        nb.find_local_data(data)
+    assert str(error.value) == (
+        f"{archive}: holds two files named train.csv (a/train.csv and b/train.csv); keep the one to use"
+    )
+    assert os.listdir(data) == [archive.name]
 
 
 # --- finding credentials --------------------------------------------------------------------------------

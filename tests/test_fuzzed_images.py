@@ -1,6 +1,7 @@
 """Property-based tests (hypothesis): random bytes, mutated real image files and random arrays of odd
 shapes and types fed to the image decoder, segmentation, preprocessing and reading either work or raise the
-project's own errors; never another exception (a RecursionError, a crash in a library)."""
+project's own errors; never another exception (a RecursionError, a crash in a library). Phone photos with
+any EXIF, however malformed, are decoded, turned upright when their orientation can be read."""
 
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ from digitkit import (
     to_model_input,
 )
 from digitkit.pixels import WORK_PIXELS, WORK_SIDE
+from hostile_files import encoded, exif_block, orientation_entry
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from PIL import Image
+from PIL import Image, TiffTags
 
 # Deterministic (the same examples on every run, so CI never flakes) and quick: a few seconds per test.
 FUZZ = settings(
@@ -127,6 +129,78 @@ def test_mutated_image_files_are_decoded_or_refused_and_then_searched(data):
             assert_boxes_fit(find_digits(image), image)
         except TooManyDigitsError:
             pass
+
+
+# EXIF: a photo stored as the camera held it, with an orientation and other tags, however malformed.
+STORED_AS = {  # orientation: how the camera stores an upright picture (the inverse of what shows it upright)
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+EXIF_TAGS = st.one_of(st.sampled_from(sorted(TiffTags.TAGS_V2)), st.integers(0, 0xFFFF))  # mostly known ones
+EXIF_ENTRIES = st.tuples(  # tag, type (1-12 are TIFF's; 0, 13, 14 are not), count, value or offset
+    EXIF_TAGS,
+    st.integers(0, 14),
+    st.one_of(st.integers(0, 8), st.sampled_from([1000, 2**31 - 1, 2**32 - 1])),
+    st.binary(min_size=4, max_size=4),
+)
+PHOTO_FORMATS = st.sampled_from([("JPEG", {"quality": 95}), ("PNG", {}), ("WEBP", {"lossless": True})])
+
+
+def test_card() -> Image.Image:
+    """A 20 x 40 gray picture, dark in its top-left corner: any turn or mirror of it shows."""
+    card = Image.new("L", (20, 40), 220)
+    card.paste(0, (0, 0, 10, 10))
+    return card
+
+
+def looks_like(image: np.ndarray, picture: Image.Image) -> bool:
+    """True when a decoded BGR image is the gray picture (within JPEG's loss)."""
+    expected = np.asarray(picture, dtype=np.int16)
+    return image.shape[:2] == expected.shape and np.abs(image[:, :, 0] - expected).mean() < 12
+
+
+@st.composite
+def phone_photos(draw: st.DrawFn, malformed: bool) -> tuple[bytes, Image.Image, Image.Image]:
+    """A photo of the test card stored at a random orientation (0 and 9: no such value) in JPEG, PNG or
+    WebP, with EXIF: the orientation among random raw tags, maybe cut short (malformed), or the orientation
+    and random well-formed tags written by Pillow. Returns the file, the picture upright and as stored."""
+    orientation = draw(st.integers(0, 9))
+    upright = test_card()
+    stored = upright.transpose(STORED_AS[orientation]) if orientation in STORED_AS else upright
+    if malformed:
+        entries = [orientation_entry(orientation), *draw(st.lists(EXIF_ENTRIES, max_size=6))]
+        block = exif_block(sorted(entries) if draw(st.booleans()) else entries)
+        block = block[: draw(st.integers(6, len(block)))]
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        for tag in draw(st.lists(st.sampled_from([0x010E, 0x010F, 0x0110, 0x0131, 0x013B]), unique=True)):
+            exif[tag] = draw(st.text(st.characters(codec="ascii", exclude_categories=["Cc"]), max_size=20))
+        block = exif.tobytes()
+    image_format, options = draw(PHOTO_FORMATS)
+    return encoded(stored, image_format, exif=block, **options), upright, stored
+
+
+@FUZZ
+@given(phone_photos(malformed=True))
+def test_photos_with_malformed_exif_are_decoded_upright_or_as_stored(photo):
+    data, upright, stored = photo
+    image = decode_image(data, "phone.jpg")  # whole pixels: never refused for their EXIF
+    turned = looks_like(image, upright)
+    assert turned or looks_like(image, stored)
+    event("turned upright" if turned else "as stored")
+
+
+@FUZZ
+@given(phone_photos(malformed=False))
+def test_photos_with_well_formed_exif_are_decoded_upright(photo):
+    data, upright, _ = photo
+    assert looks_like(decode_image(data, "phone.jpg"), upright)
 
 
 # Arrays: every dtype a caller might hand over, shapes from empty to 4-D, odd sizes and extreme aspects.

@@ -1,13 +1,18 @@
 """decode_image and read_image_file: image formats, and one clear message per kind of bad file."""
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import digitkit.images
 import numpy as np
 import pytest
-from digit_images import digit_drawing, png_claiming_size
-from digitkit import MAX_SIDE, ImageReadError, decode_image, read_image_file
+from digit_images import digit_drawing, png_claiming_size, render_row
+from digitkit import MAX_SIDE, ImageReadError, decode_image, find_digits, read_image_file
+from digitkit.images import first_page_note
 from digitkit.pixels import WORK_PIXELS
+from hostile_files import FLOAT, black_png, exif_block, icon_holding, orientation_entry, photoshop_gray
 from PIL import Image
 
 
@@ -151,3 +156,110 @@ def test_read_image_file_refuses_a_huge_file_before_reading_it(tmp_path):
 def test_read_image_file_refuses_a_folder(tmp_path):
     with pytest.raises(ImageReadError, match="not a file"):
         read_image_file(tmp_path)
+
+
+# --- hostile and odd images (issue 22) ------------------------------------------------------------------
+
+NOT_AN_IMAGE = "not an image (PNG, JPEG, BMP, GIF, TIFF or WebP expected)"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: icon_holding(black_png(4, 4)),
+        lambda: encoded(Image.new("RGB", (32, 24), 200), "DDS"),
+        lambda: encoded(Image.new("RGB", (32, 24), 200), "EPS"),  # opened, Pillow runs Ghostscript
+        lambda: encoded(Image.new("RGB", (32, 24), 200), "TGA"),
+        lambda: photoshop_gray(32, 24),
+    ],
+    ids=["ico", "dds", "eps", "tga", "psd"],
+)
+def test_formats_the_apps_do_not_list_are_not_opened(make):
+    with pytest.raises(ImageReadError) as caught:
+        decode_image(make(), "upload.png")
+    assert str(caught.value) == f"upload.png: {NOT_AN_IMAGE}"
+
+
+# In a fresh process, so that its peak memory is the decoder's alone.
+DECODING_PEAK = """
+import resource, sys, time
+sys.path.insert(0, sys.argv[2])  # the tests' own digitkit
+from digitkit.images import ImageReadError, decode_image
+data = open(sys.argv[1], "rb").read()
+before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+try:
+    decode_image(data, "icon.png")
+except ImageReadError as error:
+    print(error)
+print(time.perf_counter() - start)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_icon_named_png_holding_a_png_of_170_million_rows_is_refused_in_bounded_time_and_memory(tmp_path):
+    path = tmp_path / "icon.png"
+    path.write_bytes(icon_holding(black_png(1, 170_000_000)))  # says 16x16; 336 KB
+    child = subprocess.run(
+        [sys.executable, "-c", DECODING_PEAK, str(path), str(Path(digitkit.images.__file__).parents[1])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    message, seconds, growth_kib = child.stdout.strip().splitlines()[-3:]
+    assert message == f"icon.png: {NOT_AN_IMAGE}"
+    assert float(seconds) < 1 and int(growth_kib) < 64 * 1024  # Pillow decoded it: 7 s and 1.46 GB
+
+
+def upright_test_card() -> Image.Image:
+    """A 20 x 40 gray picture, dark in its top-left corner: any turn or mirror of it shows."""
+    card = Image.new("L", (20, 40), 220)
+    card.paste(0, (0, 0, 10, 10))
+    return card
+
+
+def assert_upright(image: np.ndarray) -> None:
+    """The test card as it should be seen: 40 tall, 20 wide, dark only in its top-left corner."""
+    assert image.shape == (40, 20, 3)
+    assert image[:10, :10].mean() < 60 and image[10:, :].mean() > 150 and image[:10, 10:].mean() > 150
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        (0x0200, FLOAT, 1, bytes(4)),  # a struct.error when Pillow wrote the EXIF again (a traceback)
+        (0x02BC, 3, 2, b"\xe7\xce\x19\x0f"),  # a ValueError ("corrupt or truncated": a good photo refused)
+        (0xB003, 6, 2, b".\x8a5N"),  # a TypeError (a traceback)
+    ],
+    ids=["float-tag", "xmp-as-short", "signed-bytes"],
+)
+def test_phone_photo_with_a_malformed_exif_tag_is_turned_upright(malformed):
+    entries = [orientation_entry(6), (0x80A4, 7, 2, b"\nS/Q"), malformed, (0xC61F, 2, 8, b"\x93\xa4V\xf0")]
+    stored = upright_test_card().transpose(Image.Transpose.ROTATE_90)  # held turned: orientation 6
+    photo = encoded(stored, "JPEG", exif=exif_block(sorted(entries)), quality=95)
+    assert_upright(decode_image(photo, "phone.jpg"))
+
+
+def test_white_digit_on_a_transparent_background_is_ink():
+    drawing = digit_drawing(4)  # white strokes
+    white = np.full_like(drawing, 255)
+    image = decode_image(encoded(Image.fromarray(np.dstack([white, white, white, drawing]), "RGBA")), "4.png")
+    assert image[drawing > 200].mean() > 200 and image[drawing == 0].mean() < 50  # laid on black paper
+    assert len(find_digits(image)) == 1
+
+
+def test_a_hot_pixel_in_a_12_bit_scan_leaves_the_digits_readable():
+    row = render_row("40213", seed=3)
+    scan = (400 + row.image[:, :, 0] / 255 * 2600).astype(np.uint16)  # 12-bit values: ink 400, paper 3000
+    scan[5, 5] = 65535  # one hot pixel
+    image = decode_image(encoded(Image.fromarray(scan)), "scan.png")
+    assert image[5, 5].tolist() == [255, 255, 255] and np.median(image) > 200  # the paper is paper again
+    assert len(find_digits(image)) == 5
+
+
+def test_only_the_first_page_of_a_multi_page_tiff_is_read_and_that_is_said():
+    blank, digit = Image.new("L", (280, 280), 255), Image.fromarray(digit_drawing(7, dark_ink=True))
+    tiff = encoded(blank, "TIFF", save_all=True, append_images=[digit])
+    assert decode_image(tiff, "pages.tif").min() == 255  # the blank first page
+    assert first_page_note(tiff) == " on its first page (the file has more pages; only the first is read)"
+    assert first_page_note(encoded(digit, "TIFF")) == first_page_note(encoded(digit)) == ""

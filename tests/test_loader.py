@@ -347,6 +347,12 @@ def broken_rows(digits, line: int, column: int, value: str) -> str:
             "12.5",
             "line 3, column \"pixel1\": not a whole number, expected a pixel value from 0 to 255 (value '12.5')",
         ),
+        (  # a word that could name a column is still one bad value, not "a second header line"
+            4,
+            11,
+            "x1",
+            "line 4, column \"pixel10\": not a number, expected a pixel value from 0 to 255 (value 'x1')",
+        ),
     ],
 )
 def test_bad_values_name_file_line_column_and_value(nb, tmp_path, digits, line, column, value, message):
@@ -449,6 +455,17 @@ def test_zip_whose_data_is_damaged_is_refused_by_name(nb, tmp_path, digits):
     assert (
         refusal(nb, path)
         == f"{path}: is not a readable zip file (BadZipFile: Bad CRC-32 for file 'train.csv')"
+    )
+
+
+def test_zip_compressed_with_bzip2_is_refused_before_unpacking(nb, tmp_path, digits):
+    # Python unpacks bzip2 a whole block at a time whatever it is asked for: 4 KB of it can hold 5 GB.
+    path = tmp_path / "train.csv"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_BZIP2) as zf:
+        zf.writestr("train.csv", csv_text(*digits))
+    assert refusal(nb, path) == (
+        f"{path}: the zip's train.csv is compressed with bzip2, which this notebook does not unpack; "
+        "unzip it yourself"
     )
 
 

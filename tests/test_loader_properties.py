@@ -1,14 +1,16 @@
-"""Property-based tests of the notebook's CSV loader and its cache (hypothesis): random and mutated files
-either load as well-formed digits or fail with the loader's own one-line error, and a cache never
-disagrees with its CSV."""
+"""Property-based tests of the notebook's CSV loader, its cache and its zip extraction (hypothesis): random
+and mutated files either load as well-formed digits or fail with the loader's own one-line error, a cache
+never disagrees with its CSV, and a zip of odd members is unpacked faithfully or refused in one line."""
 
 import gzip
 import io
+import os
 import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hostile_files import DEFLATE64, ENCRYPTED, Member, zip_of
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 # Modest and without a deadline so CI stays fast and a slow machine is no failure; no example database.
@@ -208,5 +210,85 @@ def test_mutated_cache_never_crashes_nor_disagrees_with_the_csv(nb, tmp_path_fac
             np.testing.assert_array_equal(loaded_labels, labels)
             np.testing.assert_array_equal(loaded_pixels, pixels)
         assert sorted(p.name for p in path.parent.iterdir()) == ["train.csv", "train.csv.cache.npz"]
+
+    check()
+
+
+# --- zip archives in the data folder -------------------------------------------------------------------
+
+MEMBER_NAMES = st.sampled_from(
+    [
+        "train.csv",
+        "test.csv",
+        "Train.CSV",
+        "a/train.csv",
+        "b/train.csv",
+        "a\\test.csv",
+        "__MACOSX/._train.csv",
+        ".train.abcd1234.tmp.csv",
+        "../train.csv",
+        "/etc/test.csv",
+        "train.csv.gz",
+        "notes.txt",
+        "folder/",
+    ]
+)
+METHODS = st.sampled_from(
+    [zipfile.ZIP_STORED] + [zipfile.ZIP_DEFLATED] * 3 + [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA, DEFLATE64, 99]
+)
+
+
+@st.composite
+def zip_members(draw, text: bytes) -> Member:
+    """A member of a handmade zip: an odd name, a CSV or random bytes, any method, flags and sizes that may lie."""
+    return Member(
+        name=draw(MEMBER_NAMES),
+        data=draw(st.one_of(st.just(text), st.binary(max_size=64))),
+        method=draw(METHODS),
+        flags=draw(st.sampled_from([0] * 5 + [ENCRYPTED, 0x800])),  # 0x800: the name is UTF-8
+        size=draw(st.one_of(*[st.none()] * 3, st.integers(0, 2**32 - 1))),
+        crc=draw(st.one_of(*[st.none()] * 3, st.just(0))),
+    )
+
+
+def test_zip_members_are_unpacked_faithfully_or_refused_in_one_line(nb, tmp_path_factory, four_digits):
+    pixels, labels = four_digits
+    text = ("label," + ",".join(PIXEL_NAMES) + "\n").encode()
+    text += b"".join(
+        ",".join(map(str, [lab, *row])).encode() + b"\n" for row, lab in zip(pixels, labels, strict=True)
+    )
+
+    @PROPERTY_SETTINGS
+    @given(
+        members=st.lists(zip_members(text), min_size=1, max_size=4),
+        after=st.one_of(
+            st.just([]), st.just([]), st.lists(edits, min_size=1, max_size=2)
+        ),  # of the zip's bytes
+    )
+    def check(members, after):
+        archive_bytes = zip_of(members)
+        for edit in after:
+            archive_bytes = edited(archive_bytes, edit)
+        outside = tmp_path_factory.mktemp("zip")
+        data = outside / "data"
+        data.mkdir()
+        (data / "test.csv").write_bytes(b"mine")
+        archive = data / "digit-recognizer.zip"
+        archive.write_bytes(archive_bytes)
+        try:
+            train, _ = nb.find_local_data(data)
+            event(f"found {'a' if train else 'no'} train.csv")
+        except nb.DataSourceError as error:
+            message = str(error)
+            assert message.startswith(str(archive)) and "\n" not in message, message
+            event(f"refused: {message.removeprefix(str(archive)).split('(')[0][:50]}")
+        assert os.listdir(outside) == ["data"]  # nothing written beside the data folder (../train.csv)
+        assert (data / "test.csv").read_bytes() == b"mine"  # never replaced
+        unpacked = set(os.listdir(data)) - {archive.name, "test.csv"}
+        assert unpacked <= {"train.csv", "Train.CSV", "train.csv.gz"}  # no temporary file, no hidden copy
+        for name in unpacked:
+            if not after:  # an untouched archive: the file is the content of a member of that name
+                sources = [m.data for m in members if m.name.replace("\\", "/").rsplit("/", 1)[-1] == name]
+                assert (data / name).read_bytes() in sources
 
     check()

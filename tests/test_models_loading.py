@@ -1,6 +1,7 @@
 """Finding, loading and calling the saved models, and the clear errors for bad model files."""
 
 import shutil
+import time
 from pathlib import Path
 
 import digitkit
@@ -16,6 +17,7 @@ from digitkit import (
     model_dir,
     predict_proba,
 )
+from digitkit.models import model_version
 from digitkit.quiet_keras import is_start_up_chatter
 
 FOUND = available_models(digitkit.DEFAULT_MODEL_DIR)
@@ -67,6 +69,19 @@ def test_a_broken_ensemble_member_is_named(tmp_path):
     (tmp_path / "b.keras").write_text("not a model")
     with pytest.raises(ModelLoadError, match=rf"^{tmp_path / 'b.keras'}: not a readable Keras model"):
         load_model(tmp_path)
+
+
+@pytest.mark.parametrize("link", ["to its own folder", "to itself"])
+def test_an_ensemble_member_that_links_in_a_loop_is_refused_at_once(tmp_path, link):
+    shutil.copy(digitkit.DEFAULT_MODEL_DIR / "mlp.keras", tmp_path / "a.keras")
+    loop = tmp_path / "z.keras"
+    loop.symlink_to(tmp_path if link == "to its own folder" else loop)
+    start = time.perf_counter()
+    with pytest.raises(ModelLoadError) as error:
+        load_model(tmp_path)
+    assert str(error.value) == f"{loop}: not a model file (a folder, or a link that leads nowhere)"
+    assert time.perf_counter() - start < 2  # loaded the folder again and again: 53 s and 1.6 GB
+    assert model_version(tmp_path) >= (tmp_path / "a.keras").stat().st_mtime  # a key for caches, no error
 
 
 def test_a_folder_without_members_is_refused(tmp_path):

@@ -1,6 +1,8 @@
 """The "not a digit" check: drawings that are not digits are refused, real and drawn digits are not."""
 
+import re
 import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -74,6 +76,35 @@ def test_missing_statistics_name_the_file(tmp_path):
 def test_statistics_for_an_unknown_model_name_the_model():
     with pytest.raises(NoveltyError, match="'resnet'"):
         load_clusters("resnet")
+
+
+def damaged_statistics(folder, damage: str):
+    """A copy of the committed statistics cut in half, or with one bit flipped: in the CRC-32 of the CNN's
+    first precision matrix, so that reading it fails whatever the file holds."""
+    data = bytearray((DEFAULT_MODEL_DIR / NOVELTY_FILE).read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        with zipfile.ZipFile(DEFAULT_MODEL_DIR / NOVELTY_FILE) as zf:
+            entries = zf.infolist()
+            index = [entry.filename for entry in entries].index("cnn/0/precision.npy")
+            offset = zf.start_dir + sum(
+                46 + len(entry.filename.encode()) + len(entry.extra) + len(entry.comment)
+                for entry in entries[:index]
+            )  # its record in the central directory, where the CRC-32 lies 16 bytes in
+        data[offset + 16] ^= 0x01
+    path = folder / NOVELTY_FILE
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("damage", ["truncated", "one bit flipped"])
+def test_damaged_statistics_are_a_novelty_error_naming_the_file(tmp_path, damage):
+    path = damaged_statistics(tmp_path, damage)
+    with pytest.raises(
+        NoveltyError, match=rf"^{re.escape(str(path))}: not a readable novelty file \(BadZipFile: "
+    ):
+        load_clusters("cnn", path)
 
 
 def test_an_ensemble_folder_has_one_digest_of_all_its_members(tmp_path):

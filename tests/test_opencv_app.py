@@ -1,5 +1,7 @@
 """The OpenCV desktop tool: drawing state, frame pipeline, batch mode, errors, and the real window."""
 
+import errno
+import io
 import json
 import os
 import select
@@ -25,6 +27,8 @@ from digit_images import (
 )
 from digitkit import DrawingBoard, prediction_from
 from digitkit.annotate import NOT_A_DIGIT_COLOUR, SURE_COLOUR, UNSURE_COLOUR
+from hostile_files import FLOAT, encoded, exif_block, orientation_entry
+from PIL import Image
 from testdata.synthetic import non_digit_drawing, paper_photo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -440,6 +444,126 @@ def test_unreadable_model_file_is_one_line_without_traceback(row_photo, tmp_path
     assert result.returncode == 1
     assert result.stderr.startswith(f"opencv_app: {fake}: not a readable Keras model")
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- batch mode: hostile and odd inputs
+
+
+def refused(*args, **kwargs):
+    """What creating a file in a read-only folder raises (root writes anywhere, so tests make it by hand)."""
+    raise PermissionError(errno.EACCES, "Permission denied")
+
+
+@pytest.mark.parametrize(
+    ("out", "reason"),
+    [
+        ("missing/out.png", "No such file or directory"),
+        ("locked/out.png", "Permission denied"),
+        ("out.txt", "cannot write an image of type '.txt'"),
+    ],
+    ids=["missing-folder", "read-only-folder", "not-an-image-type"],
+)
+def test_batch_mode_prints_its_reading_when_the_copy_cannot_be_written(
+    row_photo, tmp_path, capsys, monkeypatch, out, reason
+):
+    path, text = row_photo
+    target = tmp_path / out
+    if out.startswith("locked"):
+        target.parent.mkdir()
+        target.parent.chmod(0o555)
+        if os.geteuid() == 0:
+            monkeypatch.setattr(digitkit.files.tempfile, "mkstemp", refused)
+    assert opencv_app.main(["--image", str(path), "--out", str(target), "--model", "mlp"]) == 1
+    captured = capsys.readouterr()
+    assert f"{len(text)} digit(s) found in {path}" in captured.out and last_line(captured.out) == text
+    assert captured.err == f"opencv_app: {target}: cannot write the annotated copy ({reason})\n"
+    assert not target.exists()
+
+
+def test_batch_mode_prints_a_file_name_that_is_not_utf8_on_a_strict_utf8_terminal(
+    row_photo, tmp_path, monkeypatch
+):
+    path, text = row_photo
+    odd = tmp_path / os.fsdecode(b"caf\xe9.png")  # a Latin-1 name, as an old camera or zip gives
+    shutil.copy(path, odd)
+    terminal = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert opencv_app.main(["--image", str(odd), "--model", "mlp"]) == 0
+    terminal.flush()
+    printed = terminal.buffer.getvalue().decode("utf-8")
+    assert f"found in {tmp_path}/caf\\xe9.png with the mlp model" in printed and last_line(printed) == text
+    assert (tmp_path / os.fsdecode(b"caf\xe9_annotated.png")).is_file()
+
+
+def test_batch_mode_reads_a_phone_photo_with_a_malformed_exif_tag_upright(tmp_path, capsys):
+    row = render_row("40213", seed=3)
+    stored = Image.fromarray(row.image[:, :, ::-1]).transpose(Image.Transpose.ROTATE_90)  # held turned
+    exif = exif_block(
+        [orientation_entry(6), (0x0200, FLOAT, 1, bytes(4))]
+    )  # a float where Pillow wants an int
+    photo = tmp_path / "phone.jpg"
+    photo.write_bytes(encoded(stored, "JPEG", quality=95, exif=exif))
+    assert opencv_app.main(["--image", str(photo), "--model", "mlp"]) == 0
+    assert last_line(capsys.readouterr().out) == row.text
+
+
+def test_batch_mode_says_when_only_the_first_page_of_a_tiff_was_read(tmp_path, capsys):
+    row = Image.fromarray(render_row("52", seed=1).image[:, :, ::-1])
+    path = tmp_path / "pages.tif"
+    Image.new("RGB", row.size, "white").save(path, save_all=True, append_images=[row])
+    assert opencv_app.main(["--image", str(path), "--model", "mlp"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"opencv_app: {path}: no digits found on its first page (the file has more pages; only the first is read)"
+    )
+
+
+def model_folder(tmp_path) -> Path:
+    """A models folder holding a copy of the committed MLP, without digit-check statistics."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(digitkit.DEFAULT_MODEL_DIR / "mlp.keras", folder)
+    return folder
+
+
+def test_damaged_digit_check_statistics_leave_the_model_unchecked_with_one_warning(
+    row_photo, tmp_path, capsys
+):
+    path, text = row_photo
+    models = model_folder(tmp_path)
+    (models / "novelty.npz").write_bytes((digitkit.DEFAULT_MODEL_DIR / "novelty.npz").read_bytes()[:5000])
+    out = tmp_path / "out.png"
+    assert opencv_app.main(["--image", str(path), "--model-dir", str(models), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert last_line(captured.out) == text
+    assert captured.err == (
+        f"opencv_app: no 'not a digit' check: {models / 'novelty.npz'}: not a readable novelty file "
+        "(BadZipFile: File is not a zip file)\n"
+    )
+
+
+@pytest.mark.parametrize("broken", ["truncated", "a link to its folder"])
+def test_default_model_gives_way_to_the_next_when_an_ensemble_member_is_unreadable(
+    row_photo, tmp_path, capsys, broken
+):
+    path, text = row_photo
+    models = model_folder(tmp_path)
+    (models / "ensemble").mkdir()
+    member = models / "ensemble" / "cnn_seed43.keras"
+    if broken == "truncated":
+        member.write_bytes((digitkit.DEFAULT_MODEL_DIR / "cnn.keras").read_bytes()[:1000])
+        problem = "not a readable Keras model (the file is truncated or corrupt)"
+    else:
+        member.symlink_to(member.parent)  # loaded the folder again and again: 53 s and 1.6 GB
+        problem = "not a model file (a folder, or a link that leads nowhere)"
+    out = tmp_path / "out.png"
+    assert opencv_app.main(["--image", str(path), "--model-dir", str(models), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "with the mlp model" in captured.out and last_line(captured.out) == text
+    assert captured.err.splitlines()[0] == f"opencv_app: {member}: {problem}; trying the mlp model"
+    # a model asked for by name is that model or an error
+    args = ["--image", str(path), "--model-dir", str(models), "--model", "ensemble", "--out", str(out)]
+    assert opencv_app.main(args) == 1
+    assert capsys.readouterr().err == f"opencv_app: {member}: {problem}\n"
 
 
 # ---------------------------------------------------------------- video mode

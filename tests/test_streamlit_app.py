@@ -22,6 +22,7 @@ from digitkit.marks import DOUBT_SLASH
 from digitkit.models import MODEL_DIR_VARIABLE, available_models, predict_proba
 from digitkit.prediction import UNSURE_THRESHOLD, predict_drawing, prediction_from
 from digitkit.preprocess import to_model_input
+from hostile_files import FLOAT, encoded, exif_block, orientation_entry
 from page_images import canvas_to_gray, enlarge, read_upload
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -189,22 +190,40 @@ def test_model_picker_offers_the_committed_models_best_first(monkeypatch):
     assert picker.value == committed[0]
 
 
-def test_model_picker_switches_models_and_survives_a_broken_one(monkeypatch, tmp_path):
+def test_default_model_gives_way_to_the_next_that_loads_and_a_broken_one_picked_says_so(
+    monkeypatch, tmp_path
+):
     # A folder with three models: the best (the ensemble) has a broken member, the others are real models.
     real = MODELS / "cnn.keras"
     shutil.copy(real, tmp_path / "cnn.keras")
     shutil.copy(real, tmp_path / "mlp.keras")
     (tmp_path / "ensemble").mkdir()
-    (tmp_path / "ensemble" / "cnn_seed43.keras").write_bytes(real.read_bytes()[:1000])  # truncated
+    member = tmp_path / "ensemble" / "cnn_seed43.keras"
+    member.write_bytes(real.read_bytes()[:1000])  # truncated
     monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tmp_path))
     at, _ = run_app(monkeypatch, digit_drawing(0, 280))
     assert at.sidebar.selectbox[0].options == ["Ensemble", "CNN", "MLP"]
-    assert at.sidebar.selectbox[0].value == "ensemble"
+    assert at.sidebar.selectbox[0].value == "cnn"  # the default: the best model that loads
+    assert not at.error and texts(at, "subheader") == ["Prediction: 0"]
+    (warning,) = texts(at, "warning")
+    assert warning.startswith(f"The Ensemble model could not be loaded ({member}: not a readable Keras model")
+    assert warning.endswith("Using the CNN model instead.")
+    at.sidebar.selectbox[0].select("ensemble").run()  # picked by hand: why it cannot be used
     assert len(at.error) == 1 and "could not be loaded from ensemble" in at.error[0].value
     assert "Pick another model" in at.error[0].value
     at.sidebar.selectbox[0].select("mlp").run()
-    assert not at.exception and not at.error
+    assert not at.exception and not at.error and not at.warning
     assert texts(at, "subheader") == ["Prediction: 0"]
+
+
+def test_damaged_digit_check_statistics_leave_the_page_working_unchecked(monkeypatch, tmp_path):
+    shutil.copy(MODELS / "mlp.keras", tmp_path / "mlp.keras")
+    (tmp_path / "novelty.npz").write_bytes((MODELS / "novelty.npz").read_bytes()[:5000])  # truncated
+    monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tmp_path))
+    at, _ = run_app(monkeypatch, digit_drawing(3, 280))
+    assert len(at.tabs) == 2 and not at.error
+    assert any("no *Not a digit* check" in caption for caption in texts(at, "caption"))
+    assert texts(at, "subheader")[0].startswith(("Prediction:", "Not sure:"))
 
 
 def test_a_model_without_its_digit_check_still_reads_and_says_so(monkeypatch, tmp_path):
@@ -332,6 +351,36 @@ def test_upload_of_no_digit_says_so_without_blaming_the_user(monkeypatch, name, 
     (warning,) = [w.value for w in at.warning]
     assert warning.startswith(f"No digits found in {name}") and "draw or upload a digit first" not in warning
     assert not [s for s in texts(at, "subheader") if s.startswith("Read:")]
+
+
+def mlp_only(monkeypatch, tmp_path) -> None:
+    """The page uses a models folder holding only the committed MLP and its digit check."""
+    for name in ("mlp.keras", "novelty.npz"):
+        shutil.copy(MODELS / name, tmp_path / name)
+    monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tmp_path))
+
+
+def test_phone_photo_with_a_malformed_exif_tag_is_read_upright(monkeypatch, tmp_path):
+    mlp_only(monkeypatch, tmp_path)
+    row = render_row("40213", seed=3)
+    stored = Image.fromarray(row.image[:, :, ::-1]).transpose(Image.Transpose.ROTATE_90)  # held turned
+    exif = exif_block(
+        [orientation_entry(6), (0x0200, FLOAT, 1, bytes(4))]
+    )  # a float where Pillow wants an int
+    at = upload(monkeypatch, "phone.jpg", encoded(stored, "JPEG", quality=95, exif=exif), "image/jpeg")
+    assert not at.error  # not "Something went wrong (error: required argument is not an integer)"
+    assert texts(at, "subheader")[0].startswith("Read: 40213")  # upright; turned, it reads nothing like it
+
+
+def test_upload_whose_first_frame_is_blank_says_only_that_frame_was_read(monkeypatch, tmp_path):
+    mlp_only(monkeypatch, tmp_path)
+    row = Image.fromarray(render_row("52", seed=1).image[:, :, ::-1])
+    animation = encoded(Image.new("RGB", row.size, "white"), "PNG", save_all=True, append_images=[row])
+    at = upload(monkeypatch, "animated.png", animation)
+    (warning,) = texts(at, "warning")
+    assert warning.startswith(
+        "No digits found in animated.png on its first page (the file has more pages; only the first is read):"
+    )
 
 
 def test_a_refused_upload_replaces_the_previous_reading(monkeypatch):

@@ -56,7 +56,15 @@ def model_version(path: str | Path) -> float:
     """When a model file (or an ensemble folder's newest member) last changed: a key for caches."""
     path = Path(path)
     files = member_files(path) if path.is_dir() else [path]
-    return max((file.stat().st_mtime for file in files), default=0.0)
+    return max(map(_modified, files), default=0.0)
+
+
+def _modified(path: Path) -> float:
+    """When a file last changed; 0 for one that cannot be read (loading it then says why)."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _first_line(error: BaseException) -> str:
@@ -125,6 +133,9 @@ def load_model(path: str | Path) -> keras.Model:
         members = member_files(model_path)
         if not members:
             raise ModelLoadError(f"{model_path}: no ensemble member (.keras file) in this folder")
+        for member in members:  # before loading any: a link back to the folder would load it again and again
+            if not member.is_file():
+                raise ModelLoadError(f"{member}: not a model file (a folder, or a link that leads nowhere)")
         model = _averaged([load_model(member) for member in members])
         _check_outputs_are_probabilities(model, model_path)
         return model

@@ -206,8 +206,10 @@ def load_clusters(name: str, novelty_path: str | Path = DEFAULT_MODEL_DIR / NOVE
         raise NoveltyError(
             f"{path}: no novelty statistics for the model {name!r} (run scripts/fit_novelty.py)"
         ) from error
-    except (OSError, ValueError) as error:
-        raise NoveltyError(f"{path}: not a readable novelty file ({error})") from error
+    except Exception as error:  # cut short or bit-flipped: zipfile, zlib and numpy raise a dozen types
+        raise NoveltyError(
+            f"{path}: not a readable novelty file ({type(error).__name__}: {error})"
+        ) from error
 
 
 def saved_arrays(name: str, clusters: DigitClusters) -> dict[str, np.ndarray]:
