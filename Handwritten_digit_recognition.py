@@ -1429,11 +1429,13 @@ def train_scheduled(
     average of its weights over the last steps (about `1 / (1 - ema_momentum)` of them).
     """
     steps = batches_per_epoch(len(x_train), batch_size)
+    # The average spans about 1 / (1 - momentum) steps: never more than the last tenth of a short run's.
+    momentum = min(ema_momentum, 1 - 10 / (steps * epochs)) if ema_momentum else 0.0
     model.compile(
         optimizer=keras.optimizers.Adam(
             cosine_schedule(learning_rate, steps, epochs),
-            use_ema=bool(ema_momentum),
-            ema_momentum=ema_momentum or 0.99,
+            use_ema=momentum > 0,
+            ema_momentum=momentum if momentum > 0 else 0.99,
         ),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
@@ -1453,7 +1455,7 @@ def train_scheduled(
         steps_per_epoch=steps,
         callbacks=stop if patience is not None else [],
     )
-    if ema_momentum:  # fit has put the averaged weights in place
+    if momentum > 0:  # fit has put the averaged weights in place
         recalibrate_batch_norm(model, training, batches=min(steps, 200))
     return history, seconds
 
