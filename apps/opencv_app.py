@@ -397,7 +397,8 @@ def write_annotated_copy(annotated: np.ndarray, target: Path, free_name: bool) -
 
 
 def run_image(path: Path, out: Path | None, shelf: ModelShelf) -> int:
-    """Read the digits in one image: print them, the number as the last line, and write an annotated copy.
+    """Read the digits in one image: print them, the number as the last line ("611", or "611 (not sure of the
+    3rd digit)" when a digit is unsure or doubtful), and write an annotated copy.
 
     The reading is printed before the copy is written: a copy that cannot be written loses nothing. An
     existing file is never replaced: --out must name a new file, and without --out the copy goes to
@@ -419,13 +420,15 @@ def run_image(path: Path, out: Path | None, shelf: ModelShelf) -> int:
             else prediction.headline
         )
         print(f"  digit {position}: {said}")
+    if digits and reading.sure:  # (a doubtful digit's probability leaves out the rules' doubt: not shown)
+        print(f"the model's confidence in the whole number: {percent(reading.confidence)}")
     annotated = digitkit.annotate(image, reading.boxes, reading.predictions)
     try:
         target = write_annotated_copy(annotated, target, free_name=out is None)
         print(f"annotated copy: {printable(str(target))}")
     finally:
         if reading.text:
-            print(reading.text)  # the number, last, whether or not the copy could be written
+            print(reading.summary)  # the number, last, whether or not the copy could be written
     if not reading.text:
         raise AppError(f"{path}: no digits found{digitkit.images.first_page_note(path)}")
     return 0
@@ -449,7 +452,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="model name (ensemble, distilled, cnn, mlp), a .keras file or an ensemble folder; default: the best found",
     )
     parser.add_argument(
-        "--model-dir",
+        "--models",
         type=Path,
         help=f"where the models are (default: ${digitkit.MODEL_DIR_VARIABLE} or models/)",
     )
@@ -472,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the tool; problems are reported in one line on stderr with a non-zero exit status."""
     args = parse_args(argv)
     try:
-        choices = model_choices(args.model, args.model_dir or digitkit.model_dir())
+        choices = model_choices(args.model, args.models or digitkit.model_dir())
         shelf = ModelShelf(choices, fall_back=args.model is None)
         if args.image is not None:
             return run_image(args.image, args.out, shelf)

@@ -177,7 +177,7 @@ def upload_section(model_path: Path, modified: float) -> None:
             st.warning(f"Digit {position} (read as {prediction.digit}) is unclear. {prediction.headline}")
     count, skipped = len(digits), len(reading.predictions) - len(digits)
     caption = f"{upload.name}: {count} digits, left to right"
-    if digits:
+    if digits and reading.sure:  # (a doubtful digit's probability leaves out the rules' doubt: not shown)
         caption += f" (the model's confidence in the whole number: {percent(reading.confidence)})"
     if skipped:
         caption += f"; {skipped} marks that are not digits (grey, x) left out"

@@ -43,8 +43,9 @@ class Reading:
 
     @property
     def confidence(self) -> float:
-        """The models' confidence in the whole number: the product of its digits' top probabilities (0 when
-        there are none). A doubtful digit counts with its own probability; `sure` says whether any is."""
+        """The model's confidence in the whole number: the product of its digits' top probabilities (0 when
+        there are none). A doubtful digit's probability leaves out the rules' doubt (a slash is a sure 1 to
+        the model): the apps state this only when the number is `sure`."""
         return float(np.prod([p.confidence for p in self.digits])) if self.digits else 0.0
 
     @property
