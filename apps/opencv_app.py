@@ -25,7 +25,7 @@ import digitkit  # noqa: E402
 import numpy as np  # noqa: E402
 from digitkit import DrawingBoard, ImageReadError, ModelLoadError, Prediction, TooManyDigitsError  # noqa: E402
 from digitkit.annotate import colour_of  # noqa: E402
-from digitkit.novelty import DigitCheck, NoveltyError, load_digit_check  # noqa: E402
+from digitkit.novelty import DigitCheck, load_checked_model  # noqa: E402
 from digitkit.prediction import Status, percent  # noqa: E402
 
 PROGRAM = "opencv_app"
@@ -62,12 +62,9 @@ class ModelShelf:
         if the model can't be; without its statistics the model is used unchecked, said in one line)."""
         name, path = self.choices[self.index]
         if name not in self._loaded:
-            model = digitkit.load_model(path)
-            try:
-                check = load_digit_check(model, path)
-            except NoveltyError as error:
-                print(f"opencv_app: no 'not a digit' check: {error}", file=sys.stderr)
-                check = None
+            model, check, why = load_checked_model(path)
+            if why:
+                print(f"opencv_app: {why}", file=sys.stderr)
             self._loaded[name] = (model, check)
         return self._loaded[name]
 

@@ -17,11 +17,10 @@ from digitkit.models import (
     MODEL_DIR_VARIABLE,
     ModelLoadError,
     available_models,
-    load_model,
     model_dir,
     model_version,
 )
-from digitkit.novelty import NoveltyError, load_digit_check
+from digitkit.novelty import load_checked_model
 from digitkit.prediction import UNSURE_THRESHOLD, Prediction, Status, percent, predict_drawing
 from digitkit.preprocess import has_ink
 from digitkit.segment import TooManyDigitsError
@@ -61,12 +60,10 @@ log = logging.getLogger(__name__)
 def cached_model(path: str, modified: float):
     """One loaded model per file (and version of it), with its "not a digit" check (None when its
     statistics are missing or out of date), shared by every visitor."""
-    model = load_model(path)
-    try:
-        return model, load_digit_check(model, path)
-    except NoveltyError as error:
-        log.warning("no 'not a digit' check: %s", error)
-        return model, None
+    model, check, why = load_checked_model(path)
+    if why:
+        log.warning(why)
+    return model, check
 
 
 def show_input(field: np.ndarray, caption: str = "What the model sees (28x28)") -> None:

@@ -108,15 +108,16 @@ def build_cases() -> dict[str, Callable[[], bytes]]:
 
 def run_case(path: Path, model_path: Path) -> dict:
     """In this process: load the model, then read the upload as the page does; times and memory."""
-    from digitkit import ImageReadError, TooManyDigitsError, annotate, decode_image, load_model, read_digits
+    from digitkit import ImageReadError, TooManyDigitsError, annotate, decode_image, read_digits
+    from digitkit.novelty import load_checked_model
 
-    model = load_model(model_path)
+    model, check, _ = load_checked_model(model_path)  # as the page loads it
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     data = path.read_bytes()
     started = time.perf_counter()
     try:  # what apps/page_images.read_upload does
         image = decode_image(data, path.name)
-        reading = read_digits(image, model)
+        reading = read_digits(image, model, check)
         annotate(image, reading.boxes, reading.predictions)
         outcome = f"read {reading.text or '(no digits)'}"
     except (ImageReadError, TooManyDigitsError) as error:

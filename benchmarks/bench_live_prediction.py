@@ -23,6 +23,7 @@ import cv2  # noqa: E402
 import digitkit  # noqa: E402
 import numpy as np  # noqa: E402
 from digit_images import stroke_runs, write_digit_video  # noqa: E402
+from digitkit.novelty import load_checked_model  # noqa: E402
 
 
 def drawn_board(label: int = 7, size: int = 448) -> digitkit.DrawingBoard:
@@ -47,17 +48,18 @@ def time_ms(action, repeats: int) -> np.ndarray:
     return times
 
 
-def bench_drawing(model, ink: np.ndarray, repeats: int) -> dict[str, np.ndarray]:
-    """Times of preprocessing alone, the model alone and the board's whole prediction, for one drawing."""
+def bench_drawing(model, check, ink: np.ndarray, repeats: int) -> dict[str, np.ndarray]:
+    """Times of preprocessing alone, the model alone and the board's whole prediction (with the digit
+    check, as the apps predict), for one drawing."""
     model_input = digitkit.to_model_input(ink, invert=False)[np.newaxis]
     return {
         "preprocess": time_ms(lambda: digitkit.to_model_input(ink, invert=False), repeats),
         "predict": time_ms(lambda: digitkit.predict_proba(model, model_input), repeats),
-        "total": time_ms(lambda: digitkit.predict_drawing(model, ink), repeats),
+        "total": time_ms(lambda: digitkit.predict_drawing(model, ink, check), repeats),
     }
 
 
-def bench_video(model, video: Path) -> tuple[float, float, int]:
+def bench_video(model, check, video: Path) -> tuple[float, float, int]:
     """The video mode's frames per second (decode + find + read), its median ms per frame, and frames read."""
     capture = cv2.VideoCapture(str(video))
     per_frame = []
@@ -67,7 +69,7 @@ def bench_video(model, video: Path) -> tuple[float, float, int]:
         ok, frame = capture.read()
         if not ok:
             break
-        digitkit.read_digits(frame, model)
+        digitkit.read_digits(frame, model, check)
         per_frame.append((time.perf_counter() - frame_start) * 1000)
     elapsed = time.perf_counter() - started
     capture.release()
@@ -98,13 +100,13 @@ def main() -> int:
     print(f"CPU cores: {os.cpu_count()}, TensorFlow {tf.__version__}, OpenCV {cv2.__version__}")
     if missing:
         print(f"not found in {args.models}: {', '.join(missing)}")
-    models = {name: digitkit.load_model(path) for name, path in found.items()}
+    models = {name: load_checked_model(path)[:2] for name, path in found.items()}  # the apps' path
     ink = drawn_board().ink
 
     print(f"\nOne drawing (448x448 board): preprocessing + prediction, ms, median of {args.repeats}")
     print(f"{'model':10} {'preprocess':>11} {'predict':>9} {'total':>9} {'total p90':>10}")
-    for name, model in models.items():
-        times = bench_drawing(model, ink, args.repeats)
+    for name, (model, check) in models.items():
+        times = bench_drawing(model, check, ink, args.repeats)
         medians = {part: float(np.median(values)) for part, values in times.items()}
         p90 = float(np.percentile(times["total"], 90))
         print(
@@ -120,8 +122,8 @@ def main() -> int:
         )
         print("\nVideo mode (640x480 MJPG, 3 to 5 digits a frame): decode + find + read, no window")
         print(f"{'model':10} {'frames/s':>9} {'ms/frame':>9} {'frames':>7}")
-        for name, model in models.items():
-            fps, median_ms, frames = bench_video(model, video)
+        for name, (model, check) in models.items():
+            fps, median_ms, frames = bench_video(model, check, video)
             print(f"{name:10} {fps:9.1f} {median_ms:9.2f} {frames:7d}")
     return 0
 

@@ -17,6 +17,7 @@ from digitkit import (
     EmptyImageError,
     ImageArrayError,
     ImageReadError,
+    Status,
     TooManyDigitsError,
     decode_image,
     find_digits,
@@ -265,9 +266,9 @@ def test_scribbles_are_searched_into_boxes_that_fit(page):
 
 
 @pytest.fixture(scope="module")
-def mlp():
-    """The smallest committed model: the reading tests are about the image path, not the model."""
-    return load_model(DEFAULT_MODEL_DIR / "mlp.keras")
+def cnn_and_check(cnn_digit_check):
+    """The committed CNN and its digit check: the apps' path, marks checked and the rules applied."""
+    return load_model(DEFAULT_MODEL_DIR / "cnn.keras"), cnn_digit_check
 
 
 @settings(
@@ -276,14 +277,20 @@ def mlp():
     suppress_health_check=[*FUZZ.suppress_health_check, HealthCheck.function_scoped_fixture],
 )
 @given(page=st.one_of(scribbles(), hnp.arrays(DTYPES, ODD_SHAPES)))
-def test_reading_anything_gives_one_prediction_per_box_or_a_clear_error(mlp, page):
+def test_reading_anything_gives_one_prediction_per_box_or_a_clear_error(cnn_and_check, page):
     try:
-        reading = read_digits(page, mlp)
+        reading = read_digits(page, *cnn_and_check)
     except (ImageArrayError, TooManyDigitsError):
         return
-    assert len(reading.boxes) == len(reading.predictions) == len(reading.text)
+    assert len(reading.boxes) == len(reading.predictions)
+    assert (
+        len(reading.text)
+        == len(reading.digits)
+        == sum(p.status is not Status.NOT_A_DIGIT for p in reading.predictions)
+    )
     for prediction in reading.predictions:
         assert prediction.model_input.shape == (28, 28) and abs(prediction.probabilities.sum() - 1) < 1e-3
+        assert not prediction.doubt or prediction.status is Status.UNSURE
 
 
 def test_the_fuzzed_patterns_include_too_many_digits():

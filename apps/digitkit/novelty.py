@@ -11,7 +11,7 @@ features of drawings of each style are added as extra points to be near (`with_p
 (Measured by benchmarks/bench_not_a_digit.py against the top probability, the energy score and the last
 layer alone: the blocks together refuse the most drawings that are not digits.)
 
-Use: `check = load_digit_check(model, model_path)`, then `check(batch)` gives the (N, 10) probabilities
+Use: `model, check, _ = load_checked_model(path)` (or `check = load_digit_check(model, path)`), then `check(batch)` gives the (N, 10) probabilities
 (the model's own) and, for each input, whether it is a digit, in one pass through the model.
 """
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from digitkit.models import DEFAULT_MODEL_DIR, _checked_batch, member_files, padded_batches
+from digitkit.models import DEFAULT_MODEL_DIR, _checked_batch, load_model, member_files, padded_batches
 
 if TYPE_CHECKING:
     import keras
@@ -242,3 +242,16 @@ def load_digit_check(
             f"{novelty_path}: fitted for another version of {model_path.name} (rerun scripts/fit_novelty.py)"
         )
     return DigitCheck(feature_view(model), clusters)
+
+
+def load_checked_model(path: str | Path) -> tuple[keras.Model, DigitCheck | None, str]:
+    """A saved model with its digit check, as both apps load them: (model, check, why there is no check).
+
+    Without usable statistics the model is still returned, unchecked (check None), with the reason in one
+    line; digitkit.models.ModelLoadError when the model itself can't be loaded.
+    """
+    model = load_model(path)
+    try:
+        return model, load_digit_check(model, path), ""
+    except NoveltyError as error:
+        return model, None, f"no 'not a digit' check: {error}"
