@@ -5,7 +5,15 @@ import json
 import numpy as np
 import pytest
 
-SETTINGS = {"epochs": 30, "batch_size": 128, "learning_rate": 2e-3, "patience": 5}
+AUGMENTATION = {"degrees": 15, "zoom": 0.15, "shift": 0.1, "stroke_width_rate": 0.25}
+SETTINGS = {
+    "epochs": 30,
+    "batch_size": 128,
+    "learning_rate": 2e-3,
+    "patience": 5,
+    "augmentation": AUGMENTATION,
+    "ema_momentum": 0.999,
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +38,9 @@ def test_recipe_changes_with_the_split_the_settings_and_the_bag_fraction(nb, rea
     assert nb.member_recipe(other_val, other_y, SETTINGS, 0.9)["split"] != recipe["split"]
     assert nb.member_recipe(x_val, y_val, SETTINGS | {"epochs": 45}, 0.9) != recipe
     assert nb.member_recipe(x_val, y_val, SETTINGS, 0.8) != recipe
+    rotated = SETTINGS | {"augmentation": AUGMENTATION | {"degrees": 10}}
+    assert nb.member_recipe(x_val, y_val, rotated, 0.9) != recipe
+    assert nb.member_recipe(x_val, y_val, SETTINGS | {"ema_momentum": 0}, 0.9) != recipe
 
 
 def test_bags_are_distinct_shares_without_repeats_and_repeatable_per_seed(nb):
@@ -67,8 +78,9 @@ def test_a_member_trains_on_its_bag_only(nb, split, monkeypatch):
     x_train, x_val, y_train, y_val = split
     seen = {}
 
-    def fake_train_cnn(seed, x, y, *args, **kwargs):
+    def fake_train_cnn(seed, x, y, x_watch, y_watch, *args, **kwargs):
         seen["rows"] = {row.tobytes() for row in x}
+        seen["watched"] = {row.tobytes() for row in x_watch}
         model = nb.build_cnn(args[-1] if args else "cnn")
         return model, type("History", (), {"epoch": [0, 1]})(), 2.0
 
@@ -77,8 +89,11 @@ def test_a_member_trains_on_its_bag_only(nb, split, monkeypatch):
     _, info = nb.train_member(7, x_train, y_train, x_val, y_val, SETTINGS, 0.5, recipe)
     bag = nb.bag_indices(len(x_train), 0.5, 7)
     assert seen["rows"] == {x_train[i].tobytes() for i in bag}
+    assert not seen["rows"] & seen["watched"]  # its log watches the training digits out of its bag
+    assert seen["rows"] | seen["watched"] == {row.tobytes() for row in x_train}
     assert len(seen["rows"]) < len({row.tobytes() for row in x_train})
     assert info["seed"] == 7 and info["epochs"] == 2 and {k: info[k] for k in recipe} == recipe
+    assert info["out_of_bag_digits"] == len(x_train) - len(bag)
 
 
 def test_distilled_recipe_names_the_teachers(nb, split):
