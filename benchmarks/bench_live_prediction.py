@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 import cv2  # noqa: E402
 import digitkit  # noqa: E402
 import numpy as np  # noqa: E402
-from digit_images import stroke_runs, write_digit_video  # noqa: E402
 from digitkit.novelty import load_checked_model  # noqa: E402
+from testdata.rows import stroke_runs, write_digit_video  # noqa: E402
 
 
 def drawn_board(label: int = 7, size: int = 448) -> digitkit.DrawingBoard:

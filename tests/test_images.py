@@ -8,12 +8,12 @@ from pathlib import Path
 import digitkit.images
 import numpy as np
 import pytest
-from digit_images import digit_drawing, png_claiming_size, render_row
 from digitkit import MAX_SIDE, ImageReadError, decode_image, find_digits, read_image_file
 from digitkit.images import first_page_note
 from digitkit.pixels import WORK_PIXELS
 from hostile_files import FLOAT, black_png, exif_block, icon_holding, orientation_entry, photoshop_gray
 from PIL import Image
+from testdata.rows import digit_drawing, png_claiming_size, render_row
 
 
 def encoded(image: Image.Image, image_format: str = "PNG", **options) -> bytes:

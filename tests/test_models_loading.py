@@ -8,7 +8,6 @@ import digitkit
 import keras
 import numpy as np
 import pytest
-from digit_images import mnist_digits
 from digitkit import (
     MODEL_DIR_VARIABLE,
     ModelLoadError,
@@ -19,6 +18,7 @@ from digitkit import (
 )
 from digitkit.models import model_version
 from digitkit.quiet_keras import is_start_up_chatter
+from testdata.mnist import mnist_digits
 
 FOUND = available_models(digitkit.DEFAULT_MODEL_DIR)
 

@@ -11,7 +11,8 @@ from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model
 from digitkit.novelty import NOVELTY_FILE, NoveltyError, file_sha256, load_clusters, load_digit_check
 from digitkit.prediction import Status, predict_drawing
 from digitkit.preprocess import to_model_input
-from testdata.synthetic import AMBIGUOUS, NON_DIGITS, mnist_digits, non_digit_drawing, stroke_variant
+from testdata.mnist import mnist_digits
+from testdata.synthetic import AMBIGUOUS, NON_DIGITS, non_digit_drawing, stroke_variant
 
 CLEAR_NON_DIGITS = [name for name in NON_DIGITS if name not in AMBIGUOUS]
 

@@ -17,7 +17,13 @@ import numpy as np
 import opencv_app
 import pytest
 from conftest import require_programs
-from digit_images import (
+from digitkit import DrawingBoard, prediction_from
+from digitkit.annotate import NOT_A_DIGIT_COLOUR, SURE_COLOUR, UNSURE_COLOUR
+from digitkit.marks import DOUBT_SLASH
+from hostile_files import FLOAT, encoded, exif_block, orientation_entry
+from PIL import Image
+from testdata.mnist import mnist_digits
+from testdata.rows import (
     bar_code,
     png_claiming_size,
     render_row,
@@ -25,12 +31,7 @@ from digit_images import (
     stroke_runs,
     write_digit_video,
 )
-from digitkit import DrawingBoard, prediction_from
-from digitkit.annotate import NOT_A_DIGIT_COLOUR, SURE_COLOUR, UNSURE_COLOUR
-from digitkit.marks import DOUBT_SLASH
-from hostile_files import FLOAT, encoded, exif_block, orientation_entry
-from PIL import Image
-from testdata.synthetic import mnist_digits, non_digit_drawing, paper_photo
+from testdata.synthetic import non_digit_drawing, paper_photo
 from testdata.writers import slanted_pool
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,7 +3,6 @@
 import cv2
 import numpy as np
 import pytest
-from digit_images import render_row
 from digitkit.annotate import NOT_A_DIGIT_COLOUR, annotate
 from digitkit.marks import SLASH_SLANT, _touching, read_marks, slant
 from digitkit.models import DEFAULT_MODEL_DIR, load_model
@@ -13,6 +12,7 @@ from digitkit.prediction import Status
 from digitkit.preprocess import to_model_input
 from digitkit.reading import read_digits
 from digitkit.segment import MIN_INK_CONTRAST, DigitBox, find_digits, ink_map
+from testdata.rows import render_row
 from testdata.synthetic import PAPER_KINDS, non_digit_drawing, paper_photo, paper_photos, pen_digit
 
 

@@ -3,9 +3,9 @@
 import cv2
 import numpy as np
 import pytest
-from digit_images import digit_drawing, real_digit
 from digitkit import EmptyImageError, has_ink, to_model_input, to_model_input_image
 from scipy import ndimage
+from testdata.rows import digit_drawing, real_digit
 
 LABELS = range(10)
 

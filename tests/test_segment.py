@@ -3,8 +3,8 @@
 import cv2
 import numpy as np
 import pytest
-from digit_images import bar_code, photo_with_small_digits, render_row, stroke_image
 from digitkit import DigitBox, TooManyDigitsError, find_digits, read_digits
+from testdata.rows import bar_code, photo_with_small_digits, render_row, stroke_image
 from testdata.synthetic import paper_photo
 
 TEXTS = ["40213", "987654", "1357", "24680", "31415", "70952"]

@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 import pyarrow as pa
 import pytest
-from digit_images import bar_code, digit_drawing, mnist_digits, png_claiming_size, render_row, stroke_image
 from digitkit.marks import DOUBT_SLASH
 from digitkit.models import MODEL_DIR_VARIABLE, available_models, predict_proba
 from digitkit.prediction import UNSURE_THRESHOLD, predict_drawing, prediction_from
@@ -26,6 +25,8 @@ from hostile_files import FLOAT, encoded, exif_block, orientation_entry
 from page_images import canvas_to_gray, enlarge, read_upload
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+from testdata.mnist import mnist_digits
+from testdata.rows import bar_code, digit_drawing, png_claiming_size, render_row, stroke_image
 from testdata.synthetic import non_digit_drawing, paper_photo
 from testdata.writers import slanted_pool
 

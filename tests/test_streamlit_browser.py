@@ -18,12 +18,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from digit_images import render_row, stroke_runs
 from digitkit.preprocess import to_model_input_image
 from local_web import free_port, local_server
 from page_images import canvas_to_gray
 from playwright.sync_api import Browser, Page, expect
-from testdata.synthetic import glyph_strokes, mnist_digits, paper_photo
+from testdata.mnist import mnist_digits
+from testdata.rows import render_row, stroke_runs
+from testdata.synthetic import glyph_strokes, paper_photo
 from testdata.writers import slanted_pool
 
 pytestmark = pytest.mark.slow

