@@ -19,6 +19,7 @@ def small_csv(nb, folder, real_digits, name="train.csv", rows=40):
     return nb.write_digits_csv(folder / name, pixels[::125][:rows], labels[::125][:rows])
 
 
+@pytest.mark.slow
 def test_local_train_csv_wins(nb, tmp_path, real_digits, capsys):
     small_csv(nb, tmp_path, real_digits)
     train, test, source = nb.get_data(tmp_path, "digit-recognizer")
@@ -51,6 +52,7 @@ def test_extracting_never_replaces_an_existing_file(nb, tmp_path):
     assert (tmp_path / "train.csv").read_text() == "label\n"
 
 
+@pytest.mark.slow
 def test_a_second_run_reuses_the_data_and_changes_no_file(nb, clean_home, tmp_path):
     first = nb.get_data(tmp_path / "data", "digit-recognizer", seed=3)
     files = sorted((tmp_path / "data").rglob("*"))
@@ -73,6 +75,7 @@ def test_dataset_csvs_are_found_whatever_they_are_called(nb, tmp_path):
     assert nb.find_data_files(tmp_path) == (tmp_path / "mnist_train.csv", tmp_path / "mnist_test.csv")
 
 
+@pytest.mark.slow
 def test_no_credentials_no_network_falls_back_to_the_sample(nb, clean_home, tmp_path, capsys):
     train, test, source = nb.get_data(tmp_path / "data", "digit-recognizer", seed=1)
     out = capsys.readouterr().out.splitlines()
@@ -259,6 +262,7 @@ def test_uploaded_kaggle_json_is_installed_privately(nb, clean_home, tmp_path):
     assert installed.stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "problem"),
     [

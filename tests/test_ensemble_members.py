@@ -59,6 +59,7 @@ def save_untrained_member(nb, folder, seed: int, recipe: dict):
     return model
 
 
+@pytest.mark.slow
 def test_members_with_this_recipe_are_loaded_and_the_rest_reported_missing(nb, tmp_path, split, capsys):
     _, x_val, _, y_val = split
     recipe = nb.member_recipe(x_val, y_val, SETTINGS, 0.9)
@@ -104,6 +105,7 @@ def test_distilled_recipe_names_the_teachers(nb, split):
     assert nb.distilled_recipe(recipe, [{"seed": 43}], 0.7) != distill
 
 
+@pytest.mark.slow
 def test_ensemble_averages_its_members(nb, split):
     _, x_val, _, _ = split
     members = [nb.build_cnn(f"m{i}") for i in range(3)]

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from kaggle_standin import make_zip
 
+pytestmark = pytest.mark.slow  # each test drives the real kaggle client against a local server
+
 
 @pytest.fixture
 def competition_zip(nb, tmp_path, real_digits) -> bytes:

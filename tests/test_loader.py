@@ -508,6 +508,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["the only line", "after a header and a row"])
 def test_huge_line_is_refused_quickly_within_bounded_memory(tmp_path, where):
     line = ",".join(["0"] * 10_000_000)  # 20 MB, 10 million fields

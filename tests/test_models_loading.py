@@ -53,6 +53,7 @@ def test_available_models_lists_only_existing_models_best_first(tmp_path):
     assert available_models(tmp_path)["ensemble"] == tmp_path / "ensemble"
 
 
+@pytest.mark.slow
 def test_an_ensemble_folder_is_loaded_as_the_mean_of_its_members(tmp_path, real_inputs):
     folder = tmp_path / "ensemble"
     folder.mkdir()
@@ -100,6 +101,7 @@ def test_the_model_folder_is_models_unless_digit_model_dir_says_otherwise(tmp_pa
     assert available_models() == {"cnn": tmp_path / "cnn.keras"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FOUND))
 def test_each_model_keeps_the_contract_and_reads_real_digits(name, real_inputs):
     inputs, labels = real_inputs

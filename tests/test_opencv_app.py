@@ -269,6 +269,7 @@ def run_app(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_drawing_mode_without_a_display_says_so_in_one_line():
     env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "WAYLAND_DISPLAY")}
     result = run_app(env=env)
@@ -349,6 +350,7 @@ def test_batch_mode_never_replaces_an_existing_file(row_photo, tmp_path, capsys)
     assert (tmp_path / "row_annotated.png").read_bytes() == first
 
 
+@pytest.mark.slow
 def test_batch_mode_leaves_marks_that_are_not_digits_out(tmp_path):
     path = tmp_path / "number.png"
     cv2.imwrite(str(path), paper_photo("4207", seed=21, kind="ruled", extras="No. ").image)
@@ -358,6 +360,7 @@ def test_batch_mode_leaves_marks_that_are_not_digits_out(tmp_path):
     assert last_line(result.stdout) == "4207"
 
 
+@pytest.mark.slow
 def test_batch_mode_shows_a_doubtful_digit_instead_of_dropping_it(tmp_path):
     # real 1s from the 5% that lean most: the last leans like a slash; it is kept, orange, and said unsure
     images, labels = mnist_digits()
@@ -389,6 +392,7 @@ def test_a_drawing_that_is_not_a_digit_shows_not_a_digit(cnn_digit_check):
     assert opencv_app.board_state(board, "cnn", None)["prediction"]["headline"] == "Not a digit"
 
 
+@pytest.mark.slow
 def test_batch_mode_from_the_command_line(row_photo, tmp_path):
     path, text = row_photo
     result = run_app("--image", str(path), "--out", str(tmp_path / "out.png"))
@@ -444,6 +448,7 @@ def test_batch_mode_odd_images_are_one_line(tmp_path, capsys, name, make, messag
     assert error.startswith(f"opencv_app: {path}: {message}") and "\n" not in error
 
 
+@pytest.mark.slow
 def test_batch_mode_solid_band_across_the_image_is_no_digits(tmp_path):
     # a bar across the whole width is a line of the page, not a digit (segment.LINE_RATIO)
     path = tmp_path / "band.png"
@@ -462,6 +467,7 @@ def test_batch_mode_extreme_shape_is_refused_in_one_line(tmp_path, capsys):
     )
 
 
+@pytest.mark.slow
 def test_unreadable_model_file_is_one_line_without_traceback(row_photo, tmp_path):
     path, _ = row_photo
     fake = tmp_path / "fake.keras"
@@ -607,6 +613,7 @@ def digit_video(tmp_path_factory) -> tuple[Path, list[str]]:
     return path, texts
 
 
+@pytest.mark.slow
 def test_video_frames_are_read_and_fps_reported(digit_video, capsys):
     path, texts = digit_video
     assert opencv_app.main(["--video", str(path), "--headless"]) == 0
@@ -619,6 +626,7 @@ def test_video_frames_are_read_and_fps_reported(digit_video, capsys):
     assert float(summary.split(" at ")[1].split()[0]) > 0
 
 
+@pytest.mark.slow
 def test_max_frames_stops_early(digit_video, capsys):
     path, _ = digit_video
     assert opencv_app.main(["--video", str(path), "--headless", "--max-frames", "3"]) == 0

@@ -85,6 +85,7 @@ def test_a_slash_leans_further_than_handwritten_ones(real_digits):
     assert np.mean(drawn > SLASH_SLANT) >= 0.3  # ... so the rule can skip only some slashes
 
 
+@pytest.mark.slow
 def test_a_phone_sized_photo_is_read_like_a_small_one(cnn_digit_check):
     # 9 megapixels: searched at a lower resolution, so the crops are smaller than their boxes, and the
     # pieces of a cut digit are joined all the same (this one has such a pair)

@@ -30,6 +30,8 @@ from testdata.rows import bar_code, digit_drawing, png_claiming_size, render_row
 from testdata.synthetic import non_digit_drawing, paper_photo
 from testdata.writers import slanted_pool
 
+pytestmark = pytest.mark.slow  # each test runs the whole page (AppTest): seconds each
+
 APP = Path(__file__).resolve().parents[1] / "apps" / "streamlit_app.py"
 MODELS = Path(__file__).resolve().parents[1] / "models"
 TIMEOUT = 120  # the first run imports TensorFlow and loads a model

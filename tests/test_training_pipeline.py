@@ -26,6 +26,7 @@ def test_validation_pipeline_is_one_pass_in_order(nb):
     assert labels.tolist() == [3, 1, 4, 1, 5]
 
 
+@pytest.mark.slow
 def test_without_patience_the_whole_schedule_runs_and_the_last_weights_stay(nb, real_digits):
     pixels, labels = real_digits
     x = pixels[:64].astype(np.float32) / 255
