@@ -41,14 +41,19 @@
 # ## Setup
 #
 # The libraries: TensorFlow with Keras for the models, pandas and pyarrow for the CSV files, matplotlib and
-# seaborn for the plots, scikit-learn for the split and the scores, Pillow and anywidget for the drawing
-# canvas at the end.
+# seaborn for the plots, scikit-learn for the split and the scores, Pillow, OpenCV and anywidget for the
+# drawing canvas at the end.
+#
+# The cells titled *Shared with the apps* are copies of the apps' own code (`apps/digitkit` in this
+# project's repository), made by `scripts/sync_notebook.py`, so that the notebook reads a drawing, says
+# `Not sure` and writes its files exactly as the apps do while it needs no other file.
 
 # %% cellView="form" tags=["helpers"]
-# @title Libraries, and TensorFlow without its start-up log {display-mode: "form"}
+# @title Libraries {display-mode: "form"}
 import base64
 import contextlib
 import csv
+import errno
 import gzip
 import hashlib
 import io
@@ -59,13 +64,18 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+from types import ModuleType
 
 import anywidget
+import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -79,28 +89,77 @@ from PIL import Image, ImageDraw
 from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import train_test_split
 
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
+# @title Shared with the apps: TensorFlow without its start-up log {display-mode: "form"}
+# Copied by scripts/sync_notebook.py from apps/digitkit (quiet_keras.py): edit the original, not this copy.
+# TensorFlow's log lines: absl/glog-style in 2.21 ("I0000 00:00:1795614797.878116    8085 port.cc:153] ..."),
+# with a date in 2.20, Colab's ("2026-12-05 05:27:02.391369: E external/.../cuda_platform.cc:51] ..."), and
+# the second line of its note on CPU instructions
+_LOG_LINE = re.compile(
+    r"^([IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] "
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S+:\d+\] "
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$)"
+)
+_ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+_lock = threading.Lock()
+_keras: ModuleType | None = None  # set once Keras is imported and TensorFlow started
 
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Hide the log lines TensorFlow's C++ core writes straight to stderr while it starts up."""
+
+def is_start_up_chatter(line: str) -> bool:
+    """True for TensorFlow's start-up log lines (info, warning or error), False for anything else."""
+    return line.startswith(_ABSL_PREAMBLE) or bool(_LOG_LINE.match(line))
+
+
+@contextmanager
+def stderr_without_chatter() -> Iterator[None]:
+    """Send file descriptor 2 to a temporary file, then pass on what is not start-up chatter."""
     sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
         try:
             yield
         finally:
+            sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines()
+            kept = [line for line in lines if not is_start_up_chatter(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr, flush=True)
 
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-with native_stderr_silenced():
-    import keras
-    import tensorflow as tf
-# Each new model traces its own prediction function once; TensorFlow counts those first traces of many models
-# as "retracing" one function and warns. Nothing is traced twice: the note is dropped.
-tf.get_logger().addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())
+def import_keras() -> ModuleType:
+    """The keras module, imported (with TensorFlow's devices started) without start-up chatter on stderr."""
+    global _keras
+    with _lock:
+        if _keras is not None:
+            return _keras
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # what TensorFlow logs once it reads its level
+        with stderr_without_chatter():
+            import keras
+
+            if keras.config.backend() == "tensorflow":
+                import tensorflow as tf
+
+                tf.config.list_logical_devices()  # starts the runtime now: CUDA's cuInit talks here
+                # The first photos trace the model for a few batch shapes in a row (powers of two, see
+                # models.padded_batches), which TensorFlow warns about as "retracing"; each is traced once.
+                tf.get_logger().addFilter(
+                    lambda record: "triggered tf.function retracing" not in record.getMessage()
+                )
+        _keras = keras
+        return keras
+
+
+# %% tags=["helpers"]
+keras = import_keras()  # with TensorFlow started, its start-up log lines kept off the output
+import tensorflow as tf
 
 
 # %% cellView="form" tags=["helpers"]
@@ -136,7 +195,7 @@ def describe_runtime(strategy: tf.distribute.Strategy) -> str:
 # training; on one GPU or a CPU the default strategy is all we need.
 
 # %%
-with native_stderr_silenced():
+with stderr_without_chatter():  # a TPU or GPUs log lines as they start
     strategy = pick_strategy()
 print(describe_runtime(strategy))
 
@@ -183,7 +242,7 @@ DISTILL_WEIGHT = 0.7  # the distilled CNN learns this much from the ensemble, th
 SAMPLE_CNN_EPOCHS = 8
 SAMPLE_ENSEMBLE_SIZE = 3
 # The drawing canvas at the end ("Try it yourself")
-UNSURE_THRESHOLD = 0.95  # below this confidence it says "Not sure" and names the likeliest digits
+CANVAS_UNSURE_THRESHOLD = None  # "Not sure" below this confidence; None: the apps' UNSURE_THRESHOLD (95%)
 
 # %% [markdown]
 # Seeds make the split, the initial weights and the dropout masks the same on every run.
@@ -210,10 +269,65 @@ data_dir, model_dir, output_dir = Path(DATA_DIR), Path(MODEL_DIR), Path(OUTPUT_D
 # printed.
 
 
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
+# @title Shared with the apps: atomic writes {display-mode: "form"}
+# Copied by scripts/sync_notebook.py from apps/digitkit (files.py): edit the original, not this copy.
+# The names of write_atomically's temporary files: hidden, with the target's extension (Keras and NumPy go by
+# it), e.g. ".train.k3x9q2ab.tmp.csv"; one such file that stays is the leftover of a write that was killed.
+TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.\w+)?")
+
+
+def _current_umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _link_without_replacing(temporary: Path, target: Path) -> None:
+    """Give the written temporary file the target's name; FileExistsError if that name is taken."""
+    try:
+        os.link(temporary, target)  # fails if the target exists: an atomic "create, never replace"
+    except OSError as error:
+        if isinstance(error, FileExistsError) or error.errno not in (
+            errno.EPERM,
+            errno.ENOTSUP,
+            errno.EOPNOTSUPP,
+        ):
+            raise
+        # a file system without hard links: exclusive creation (not atomic, but never replaces a file)
+        with open(temporary, "rb") as source, open(target, "xb") as copy:
+            shutil.copyfileobj(source, copy)
+        os.chmod(target, 0o666 & ~_current_umask())
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], object], replace: bool = True) -> Path:
+    """Write a file through `write(temporary_path)`, then give it its name in one step: readers see the old
+    file or the whole new one, never part of one, and a failed write leaves the old file as it was.
+
+    With replace=False an existing file is left alone and FileExistsError raised. The folder must exist.
+    """
+    target = Path(path)
+    descriptor, name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}"
+    )
+    os.close(descriptor)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; give what open() would
+        if replace:
+            os.replace(temporary, target)
+        else:
+            _link_without_replacing(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target
+
+
 # %% cellView="form" tags=["helpers"]
-# @title Files: atomic writes, finding and unzipping the CSVs {display-mode: "form"}
+# @title Files: finding and unzipping the CSVs {display-mode: "form"}
 MAX_CSV_BYTES = 2 * 1024**3  # about a million digits; also where a zip or gzip "bomb" stops
-LEFTOVER_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.\w+)?")  # write_atomically's temporary files
 LEFTOVER_AGE = 60  # seconds unchanged before such a file counts as left by a killed run, not one writing now
 ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # bzip2 and LZMA are unpacked a block at a
 # time whatever the size asked for: a few KB of them can fill the memory, so they are refused
@@ -231,29 +345,11 @@ def one_line(error: BaseException) -> str:
     return f"{name}: {' '.join(str(error).split())[:160]}"
 
 
-def write_atomically(path: Path, write) -> Path:
-    """Write a file through write(tmp_path) to a temporary name, then move it into place in one step."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0o22)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; give them the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
 def remove_leftovers(folder: Path) -> None:
     """Delete the temporary files that writes cut short (a run killed or disconnected) left in a folder."""
     for path in folder.iterdir():
         with contextlib.suppress(OSError):  # gone already, or not ours to delete
-            if LEFTOVER_NAME.fullmatch(path.name) and time.time() - path.stat().st_mtime > LEFTOVER_AGE:
+            if TEMPORARY_NAME.fullmatch(path.name) and time.time() - path.stat().st_mtime > LEFTOVER_AGE:
                 path.unlink()
 
 
@@ -461,6 +557,7 @@ def write_digits_csv(path: Path, pixels: np.ndarray, labels: np.ndarray | None =
     frame = pd.DataFrame(pixels.reshape(len(pixels), 784).astype(np.uint8), columns=columns)
     if labels is not None:
         frame.insert(0, "label", np.asarray(labels, dtype=np.uint8))
+    path.parent.mkdir(parents=True, exist_ok=True)
     return write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
@@ -1260,6 +1357,7 @@ def write_submission(
     predicted, _ = predict_labels(model, x_test)
     submission = make_submission(predicted)
     check_submission(submission, len(x_test))
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda tmp: submission.to_csv(tmp, index=False))
     print(f"Wrote {path} from the {model.name}: {len(submission):,} rows")
     if test_labels is not None:
@@ -1595,6 +1693,76 @@ plot_history(cnn_history, f"CNN{sample_note}")
 # CPU at most `CPU_MEMBERS_TO_TRAIN` of them.
 
 
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
+# @title Shared with the apps: calling a model, averaging an ensemble {display-mode: "form"}
+# Copied by scripts/sync_notebook.py from apps/digitkit (models.py): edit the original, not this copy.
+ENSEMBLE = "ensemble"  # a folder of member models (models/ensemble/*.keras), averaged when loaded
+
+INPUT_SIZE = 784
+CLASS_COUNT = 10
+
+_BATCH_SIZE = 1024
+
+
+def member_files(folder: Path) -> list[Path]:
+    """The members of an ensemble folder (its .keras files), in name order; [] if it is no folder."""
+    return sorted(folder.glob("*.keras")) if folder.is_dir() else []
+
+
+def averaged(members: list[keras.Model]) -> keras.Model:
+    """One model whose output is the mean of the members' probabilities (the weights are the members')."""
+    keras = import_keras()
+    pixels = keras.Input(shape=(INPUT_SIZE,), name="pixels")
+    outputs = [member(pixels) for member in members]
+    mean = keras.layers.Average(name="mean")(outputs) if len(outputs) > 1 else outputs[0]
+    return keras.Model(pixels, mean, name=ENSEMBLE)
+
+
+def _checked_batch(batch: np.ndarray) -> np.ndarray:
+    """The batch as a C-contiguous float32 (N, 784) array, or ValueError saying what is wrong."""
+    array = np.asarray(batch)
+    if array.ndim == 1 and array.shape[0] == INPUT_SIZE:
+        array = array[np.newaxis, :]
+    if array.ndim != 2 or array.shape[1] != INPUT_SIZE:
+        raise ValueError(f"expected a batch of shape (N, {INPUT_SIZE}), got {array.shape}")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"expected float32 pixel values, got dtype {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if array.size and (not np.all(np.isfinite(array)) or array.min() < 0.0 or array.max() > 1.0):
+        raise ValueError("pixel values must lie in [0, 1] (divide 0..255 images by 255)")
+    return array
+
+
+def padded_batches(model: keras.Model, inputs: np.ndarray) -> list:
+    """The model's outputs for (N, 784) inputs, batch by batch, each batch padded with blank rows to a
+    power of two: a model traces its graph once per batch shape, so any N costs at most a few traces."""
+    outputs = []
+    for start in range(0, len(inputs), _BATCH_SIZE):
+        part = inputs[start : start + _BATCH_SIZE]
+        size = 1 << max(0, len(part) - 1).bit_length()
+        padded = np.concatenate([part, np.zeros((size - len(part), part.shape[1]), part.dtype)])
+        result = model.predict_on_batch(padded)
+        rows = [
+            np.asarray(r, np.float32)[: len(part)] for r in (result if isinstance(result, list) else [result])
+        ]
+        outputs.append(rows if isinstance(result, list) else rows[0])
+    return outputs
+
+
+def predict_proba(model: keras.Model, batch: np.ndarray) -> np.ndarray:
+    """Class probabilities (N, 10) for a batch of model inputs (N, 784) float32 in [0, 1]."""
+    inputs = _checked_batch(batch)
+    if len(inputs) == 0:
+        return np.zeros((0, CLASS_COUNT), dtype=np.float32)
+    # predict_on_batch runs the compiled graph without model.predict's per-call set-up (tens of ms).
+    probabilities = np.concatenate(padded_batches(model, inputs))
+    if probabilities.shape != (len(inputs), CLASS_COUNT):
+        raise ValueError(
+            f"the model gave shape {probabilities.shape}, expected ({len(inputs)}, {CLASS_COUNT})"
+        )
+    return probabilities
+
+
 # %% cellView="form" tags=["helpers"]
 # @title Ensemble machinery: fingerprints, bags, loading, training and saving members {display-mode: "form"}
 def split_fingerprint(x_val: np.ndarray, y_val: np.ndarray) -> str:
@@ -1658,6 +1826,7 @@ def inference_copy(model: keras.Model) -> keras.Model:
 
 def save_model(model: keras.Model, path: Path) -> Path:
     """Save a model for inference (architecture and weights, no optimizer state), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     return write_atomically(path, inference_copy(model).save)
 
 
@@ -1729,13 +1898,8 @@ def save_member(model: keras.Model, info: dict, folder: Path, name: str | None =
 
 
 def build_ensemble(members: list[keras.Model]) -> keras.Model:
-    """One Keras model that averages the members' probabilities."""
-    members = [inference_copy(member) for member in members]
-    inputs = keras.Input(shape=(PIXELS,), name="pixels")
-    outputs = (
-        members[0](inputs) if len(members) == 1 else keras.layers.Average()([m(inputs) for m in members])
-    )
-    return keras.Model(inputs, outputs, name="ensemble")
+    """One Keras model that averages the members' probabilities, as the apps load the ensemble's folder."""
+    return averaged([inference_copy(member) for member in members])
 
 
 def plot_members_curve(member_probabilities: np.ndarray, true: np.ndarray, title: str) -> None:
@@ -2000,10 +2164,255 @@ if distilled is not None:
     )
 save_model(mlp, model_dir / "mlp.keras")
 save_model(cnn, model_dir / "cnn.keras")
+output_dir.mkdir(parents=True, exist_ok=True)
 write_atomically(output_dir / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
 print(
     f"Saved mlp.keras and cnn.keras in {model_dir}/ (members in {member_dir}/), and {output_dir / 'metrics.json'}"
 )
+
+# %% [markdown]
+# A softmax always names a digit, even for a letter or a doodle. The apps check first whether a drawing is a
+# digit at all: the features a model computes for real digits (the channels of each block, and what its
+# classifier sees) fall in ten clusters, one per digit, and an input far from all of them is `Not a digit`.
+# The clusters of each saved model go to `MODEL_DIR/novelty.npz`, where the apps look for them, with the
+# distance that refuses 1% of the validation digits. The canvas below answers with the same check.
+
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
+# @title Shared with the apps: the digit check (is it a digit at all?) {display-mode: "form"}
+# Copied by scripts/sync_notebook.py from apps/digitkit (novelty.py): edit the original, not this copy.
+NOVELTY_FILE = "novelty.npz"
+REFUSED_SHARE = 0.01  # the threshold refuses this share of the validation digits
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Where one layer's features of real digits lie: each digit's mean and the shared precision."""
+
+    means: np.ndarray  # (K, D): each digit's mean (K = 10), then any extra prototypes (with_prototypes)
+    precision: np.ndarray  # (D, D): the inverse of the shared covariance
+    scale: float  # a typical distance of a training digit (its 99th percentile), to weigh layers alike
+
+    def distances(self, features: np.ndarray) -> np.ndarray:
+        """Each row's Mahalanobis distance to the nearest mean (a digit's or a prototype's), shape (N,)."""
+        features = np.asarray(features, np.float64)
+        best = np.full(len(features), np.inf)
+        for mean in self.means:
+            centred = features - mean
+            best = np.minimum(best, np.einsum("nd,de,ne->n", centred, self.precision, centred))
+        return np.sqrt(np.maximum(best, 0.0))
+
+
+@dataclass(frozen=True)
+class DigitClusters:
+    """The clusters of each of a model's feature layers, and the threshold on their combined distance."""
+
+    layers: tuple[Clusters, ...]
+    threshold: float  # combined distances above this are not digits
+    model_sha256: str  # the model file these were fitted for
+
+    def distances(self, features: list[np.ndarray]) -> np.ndarray:
+        """The combined distance of each input (N,): the root mean square of the layers' scaled distances."""
+        squares = [
+            (clusters.distances(layer) / clusters.scale) ** 2
+            for clusters, layer in zip(self.layers, features, strict=True)
+        ]
+        return np.sqrt(np.mean(squares, axis=0))
+
+
+def fit_layer(features: np.ndarray, labels: np.ndarray, ridge: float = 1e-3) -> Clusters:
+    """Each digit's mean features, the precision of the covariance they share, and the distances' scale."""
+    features = np.asarray(features, np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    means = np.stack([features[labels == digit].mean(axis=0) for digit in range(10)])
+    centred = features - means[labels]
+    covariance = centred.T @ centred / len(features)
+    covariance += ridge * np.trace(covariance) / len(covariance) * np.eye(len(covariance))
+    unscaled = Clusters(means, np.linalg.inv(covariance), 1.0)
+    scale = float(np.quantile(unscaled.distances(features), 0.99))
+    return Clusters(means, unscaled.precision, scale)
+
+
+def with_prototypes(clusters: DigitClusters, features: list[np.ndarray], groups: np.ndarray) -> DigitClusters:
+    """The clusters with one more mean per group of inputs (a writing style), in every layer.
+
+    `features` are the inputs' features per layer (as features_and_probabilities gives them) and `groups`
+    says which group each input belongs to. The shared covariance and the scales stay as fitted on MNIST.
+    """
+    groups = np.asarray(groups)
+    names = list(dict.fromkeys(groups.tolist()))  # in order of first appearance
+    layers = tuple(
+        Clusters(
+            np.concatenate(
+                [layer.means, np.stack([np.asarray(f, np.float64)[groups == g].mean(axis=0) for g in names])]
+            ),
+            layer.precision,
+            layer.scale,
+        )
+        for layer, f in zip(clusters.layers, features, strict=True)
+    )
+    return DigitClusters(layers, clusters.threshold, clusters.model_sha256)
+
+
+def _feature_outputs(network: keras.Model) -> list:
+    """A network's feature layers: what feeds each Dropout (each block's output; the last is what the
+    classifier sees), averaged over the image for convolutional blocks; the last layer's input if none."""
+    import keras
+
+    tensors = [layer.input for layer in network.layers if isinstance(layer, keras.layers.Dropout)]
+    tensors = tensors or [network.layers[-1].input]
+    return [
+        keras.layers.GlobalAveragePooling2D(name=f"{network.name}_pooled_{k}")(tensor)
+        if len(tensor.shape) == 4
+        else tensor
+        for k, tensor in enumerate(tensors)
+    ]
+
+
+def feature_view(model: keras.Model) -> keras.Model:
+    """The model with its feature layers as outputs, then its own probabilities as the last output.
+
+    For an ensemble (a model whose layers are models), every member's feature layers, and the
+    probabilities combined by the ensemble's own last layer (an ensemble of one member has none: its own).
+    """
+    import keras
+
+    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if not members:
+        return keras.Model(model.inputs, [*_feature_outputs(model), model.outputs[0]])
+    inputs = keras.Input(shape=model.inputs[0].shape[1:], name="pixels")
+    features, probabilities = [], []
+    for member in members:
+        *layers, probability = keras.Model(member.inputs, [*_feature_outputs(member), member.outputs[0]])(
+            inputs
+        )
+        features += layers
+        probabilities.append(probability)
+    combined = model.layers[-1](probabilities) if len(probabilities) > 1 else probabilities[0]
+    return keras.Model(inputs, [*features, combined])
+
+
+def features_and_probabilities(view: keras.Model, batch: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The features of each feature layer (a list of (N, D) arrays) and the probabilities (N, 10)."""
+    inputs = _checked_batch(batch)
+    if len(inputs) == 0:
+        features = [np.zeros((0, int(output.shape[-1])), np.float32) for output in view.outputs[:-1]]
+        return features, np.zeros((0, 10), np.float32)
+    parts = padded_batches(view, inputs)
+    columns = [np.concatenate(column) for column in zip(*parts, strict=True)]
+    return columns[:-1], columns[-1]
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, in hex; for an ensemble folder, of its members' names and digests."""
+    path = Path(path)
+    if path.is_dir():
+        listing = "".join(f"{member.name} {file_sha256(member)}\n" for member in member_files(path))
+        return hashlib.sha256(listing.encode()).hexdigest()
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class DigitCheck:
+    """A model and the clusters of its features: probabilities and a digit-or-not verdict in one pass."""
+
+    view: keras.Model
+    clusters: DigitClusters
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (N, 10) probabilities and an (N,) bool array: True where the input looks like a digit."""
+        probabilities, _, is_digit = self.scored(batch)
+        return probabilities, is_digit
+
+    def scored(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The probabilities, each input's distance to the digits' clusters, and whether it is a digit."""
+        features, probabilities = features_and_probabilities(self.view, batch)
+        distances = self.clusters.distances(features)
+        return probabilities, distances, distances <= self.clusters.threshold
+
+
+def saved_arrays(name: str, clusters: DigitClusters) -> dict[str, np.ndarray]:
+    """The arrays that load_clusters reads back for the model called `name`."""
+    arrays: dict[str, np.ndarray] = {
+        f"{name}/layers": np.int64(len(clusters.layers)),
+        f"{name}/threshold": np.float64(clusters.threshold),
+        f"{name}/sha256": np.str_(clusters.model_sha256),
+    }
+    for k, layer in enumerate(clusters.layers):
+        arrays |= {
+            f"{name}/{k}/means": layer.means.astype(np.float32),
+            f"{name}/{k}/precision": layer.precision.astype(np.float32),
+            f"{name}/{k}/scale": np.float64(layer.scale),
+        }
+    return arrays
+
+
+def fit_clusters(
+    view: keras.Model,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_tuning: np.ndarray,
+    model_sha256: str,
+    styles: tuple[np.ndarray, np.ndarray] | None = None,
+) -> DigitClusters:
+    """The clusters of a model's features (`view`: its feature_view) fitted on training digits (`y_train`:
+    the digits, not one-hot), with one prototype per writing style when `styles` gives drawings and each
+    one's style, and the threshold that refuses REFUSED_SHARE of the digits `x_tuning` (none fitted on)."""
+    train_features, _ = features_and_probabilities(view, x_train)
+    clusters = DigitClusters(tuple(fit_layer(f, y_train) for f in train_features), np.inf, model_sha256)
+    if styles is not None:
+        drawings, groups = styles
+        clusters = with_prototypes(clusters, features_and_probabilities(view, drawings)[0], groups)
+    distances = clusters.distances(features_and_probabilities(view, x_tuning)[0])
+    threshold = float(np.quantile(distances, 1 - REFUSED_SHARE, method="higher"))
+    return DigitClusters(clusters.layers, threshold, model_sha256)
+
+
+# %% cellView="form" tags=["helpers"]
+# @title Fitting the digit check of the saved models {display-mode: "form"}
+def check_training_digits(x: np.ndarray, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training digits as the CNNs learned them, to fit the digit check on: as they are, and again with
+    their strokes thinned or thickened at random by the training's augmentation (without these, a
+    marker-thick digit looked like no digit at all). `digits`: the labels as digits, not one-hot."""
+    tf.random.set_seed(SEED)
+    varied = np.asarray(vary_stroke_width(x.reshape(-1, 28, 28, 1), rate=0.75)).reshape(len(x), -1)
+    return np.concatenate([x, varied]), np.concatenate([digits, digits])
+
+
+def save_digit_checks(saved: dict, x_train, train_digits, x_val, path: Path) -> dict[str, DigitCheck]:
+    """Fit the digit check of each saved model ({name: (model, its file or ensemble folder)}), write the
+    statistics to `path` as the apps read them, and return the checks by name.
+
+    (The project's scripts/fit_novelty.py also adds prototypes of writing styles MNIST has few of, drawn
+    from its test data; they are not needed here.)
+    """
+    x, digits = check_training_digits(x_train, train_digits)
+    checks, arrays = {}, {}
+    for name, (model, model_path) in saved.items():
+        view = feature_view(model)
+        clusters = fit_clusters(view, x, digits, x_val, file_sha256(model_path))
+        checks[name] = DigitCheck(view, clusters)
+        arrays |= saved_arrays(name, clusters)
+    write_atomically(path, lambda tmp: np.savez_compressed(tmp, **arrays))
+    return checks
+
+
+# %%
+saved = {"mlp": (mlp, model_dir / "mlp.keras"), "cnn": (cnn, model_dir / "cnn.keras")}
+if distilled is not None:
+    saved["distilled"] = (distilled, model_dir / "distilled.keras")
+if [path.name for path in member_files(member_dir)] == sorted(
+    f"cnn_seed{i['seed']}.keras" for i in member_infos
+):
+    saved["ensemble"] = (ensemble, member_dir)  # the apps average every member in the folder: these
+else:
+    print(f"{member_dir}/ holds other members too: no digit check for that ensemble here")
+digit_checks = save_digit_checks(saved, x_train, y_train.argmax(axis=1), x_val, model_dir / NOVELTY_FILE)
+print(f"Wrote {model_dir / NOVELTY_FILE}: the digit check of the {', '.join(saved)}")
 
 # %% [markdown]
 # ## Try it yourself
@@ -2011,16 +2420,272 @@ print(
 # Draw a digit with the mouse, a pen or a finger and watch the models trained above read it. After each
 # stroke (and a few times a second while you draw) the drawing goes through the MNIST recipe: crop to the
 # ink, shrink its longest side to 20 pixels, centre it by its centre of mass in a 28x28 field. The panel
-# shows that 28x28 image, the ten probabilities and the answer; below 95% confidence (`UNSURE_THRESHOLD`,
-# the apps' rule) it says `Not sure` and names the likeliest digits instead. Pick another model to compare.
+# shows that 28x28 image, the ten probabilities and the answer, read exactly as the apps read it: below 95%
+# confidence (`UNSURE_THRESHOLD`) it says `Not sure` and names the likeliest digits instead, and a drawing
+# that the digit check above refuses is `Not a digit` (for the saved models; the tuned MLP has no check).
+# Pick another model to compare.
 #
 # The canvas is an [anywidget](https://anywidget.dev) (Colab ships it). It starts with a validation digit
 # retraced as pen strokes: press **Clear** and draw your own. Where widgets cannot run (this notebook on
 # GitHub, a papermill run) a still picture of that example shows instead.
 
 
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
+# @title Shared with the apps: the MNIST recipe and the answer's words {display-mode: "form"}
+# Copied by scripts/sync_notebook.py from apps/digitkit (pixels.py, preprocess.py, prediction.py): edit the original, not this copy.
+class ImageArrayError(ValueError):
+    """The array is not an image: a shape other than (H, W), (H, W, 1|3|4), non-numbers, NaN or infinities."""
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """The array's values on the 0..255 scale as uint8.
+
+    bool is 0/255; floats up to 1.0 are taken as 0..1; integers and floats above 255 (16-bit images) are
+    scaled by their maximum; negative values become 0. ImageArrayError for NaN, infinities or non-numbers.
+    """
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ImageArrayError(f"expected numeric pixel values, got dtype {array.dtype}")
+    values = array.astype(np.float64 if array.dtype == np.float64 else np.float32)  # float64: no overflow
+    if not np.all(np.isfinite(values)):
+        raise ImageArrayError("the image holds NaN or infinite values")
+    peak = float(values.max()) if values.size else 0.0
+    if np.issubdtype(array.dtype, np.floating) and peak <= 1.0:
+        values *= 255.0
+    elif peak > 255.0:
+        values *= 255.0 / peak
+    return np.clip(values + 0.5, 0, 255).astype(np.uint8)  # + 0.5: rounded, so k/255 comes back as k
+
+
+def _channels(image: np.ndarray) -> np.ndarray:
+    """The image as a 2-D gray array or an (H, W, 3|4) colour one; ImageArrayError for any other shape."""
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageArrayError(f"expected a gray, BGR or BGRA image, got shape {array.shape}")
+    return array
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """The image as 2-D uint8 gray (a gray uint8 input is returned as is, not copied)."""
+    array = _to_uint8(_channels(image))
+    if array.ndim == 3:
+        if array.size == 0:
+            return np.zeros(array.shape[:2], np.uint8)
+        return cv2.cvtColor(np.ascontiguousarray(array[:, :, :3]), cv2.COLOR_BGR2GRAY)
+    return array
+
+
+def border_median(gray: np.ndarray) -> float:
+    """Median of the image's outer frame (a twentieth of its shorter side): what the paper or board looks like."""
+    frame = max(1, min(gray.shape[:2]) // 20)
+    border = np.concatenate(
+        [gray[:frame].ravel(), gray[-frame:].ravel(), gray[:, :frame].ravel(), gray[:, -frame:].ravel()]
+    )
+    return float(np.median(border))
+
+
+FIELD_SIZE = 28  # MNIST images are 28x28 ...
+DIGIT_SIZE = 20  # ... with the digit's longest side scaled to 20 px ...
+FIELD_CENTRE = 14.0  # ... and its centre of mass at (14, 14) (row, column), as measured on MNIST.
+INK_LEVEL = 0.2  # after normalising, a pixel brighter than this (0..1) counts as ink
+MIN_CONTRAST = 0.08  # ink must stand out from the background by this much (0..1)
+
+
+class EmptyImageError(ValueError):
+    """The image holds no ink: there is nothing to recognise."""
+
+
+def _as_unit_gray(image: np.ndarray) -> np.ndarray:
+    """A 2-D float32 copy in [0, 1] of any image digitkit.pixels accepts; EmptyImageError for 0 pixels."""
+    if np.asarray(image).size == 0:
+        raise EmptyImageError("the image is empty (0 pixels)")
+    return to_gray(image).astype(np.float32) / 255.0
+
+
+def _ink_bright(gray: np.ndarray, invert: bool | None) -> np.ndarray:
+    """Make ink bright on a dark background and stretch it so the background is 0 and the ink 1."""
+    if invert is None:
+        invert = border_median(gray) > 0.5
+    ink = 1.0 - gray if invert else gray
+    # The darker of the border's median and the image's 10th percentile: a tight crop of a '1' has ink
+    # along most of its border, while a photo's paper may be uneven.
+    background = min(border_median(ink), float(np.percentile(ink, 10)))
+    peak = float(ink.max())
+    if peak - background < MIN_CONTRAST:
+        return np.zeros_like(ink)
+    stretched = np.clip((ink - background) / (peak - background), 0.0, 1.0)
+    stretched[stretched < INK_LEVEL / 2] = 0.0  # faint noise would pull the centre of mass about
+    return stretched
+
+
+def _scale_to_digit_size(digit: np.ndarray) -> np.ndarray:
+    """Scale so the longest side is DIGIT_SIZE px, keeping the aspect ratio (area averaging when shrinking)."""
+    height, width = digit.shape
+    factor = DIGIT_SIZE / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))  # cv2 wants (width, height)
+    interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    scaled = np.clip(cv2.resize(digit, size, interpolation=interpolation), 0.0, 1.0)
+    peak = float(scaled.max())
+    return (
+        scaled / peak if peak > 0 else scaled
+    )  # averaging dims the strokes; MNIST's strokes peak at full brightness
+
+
+def _place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:
+    """Paste the digit into a 28x28 field so its centre of mass lands on (14, 14), never cutting ink off."""
+    height, width = digit.shape
+    rows, cols = np.indices(digit.shape)
+    total = float(digit.sum())
+    centre_row = float((rows * digit).sum()) / total
+    centre_col = float((cols * digit).sum()) / total
+    top = int(np.clip(round(FIELD_CENTRE - centre_row), 0, FIELD_SIZE - height))
+    left = int(np.clip(round(FIELD_CENTRE - centre_col), 0, FIELD_SIZE - width))
+    field = np.zeros((FIELD_SIZE, FIELD_SIZE), dtype=np.float32)
+    field[top : top + height, left : left + width] = digit
+    return field
+
+
+def to_model_input_image(gray: np.ndarray, invert: bool | None = None) -> np.ndarray:
+    """The 28x28 float32 image in [0, 1] the model sees: ink bright, 20 px tall or wide, centred by mass.
+
+    `invert=None` decides the polarity from the image's border (a light border means dark ink, so invert);
+    True or False force it. Raises EmptyImageError when there is no ink.
+    """
+    ink = _ink_bright(_as_unit_gray(gray), invert)
+    mask = ink > INK_LEVEL
+    if not mask.any():
+        raise EmptyImageError("the image holds no ink: draw or upload a digit first")
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    digit = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return _place_by_centre_of_mass(_scale_to_digit_size(digit)).astype(np.float32)
+
+
+# Below this top probability the apps say "Not sure" and list the candidates instead of a digit.
+# From benchmarks/calibrate_threshold.py on the notebook's validation split (10% of Kaggle's train.csv,
+# stratified, seed 42: 4,200 digits no model trained on). Rule: every 0.05-wide confidence band above the
+# threshold is right at least 90% of the time; one threshold for all models, the largest they need.
+# Answers with 0.90-0.95 confidence are right only 89.9% of the time for the MLP (69 digits), 81.8% for
+# the CNN (11) and 89.5% for the ensemble (19); every band from 0.95 up meets the rule. At 0.95 the
+# ensemble answers 98.6% of the validation digits and is right on 99.93% of them, the CNN 99.0% (99.83%),
+# the MLP 94.1% (99.54%); where they say "Not sure", their best guess is right only 74-78% of the time.
+UNSURE_THRESHOLD = 0.95
+CANDIDATE_MIN_PROBABILITY = 0.05  # "Not sure" lists the two likeliest digits, and the third if this likely
+
+
+class Status(Enum):
+    """How the apps present a prediction (each status has its words and its colour)."""
+
+    SURE = "sure"  # the digit is stated
+    UNSURE = "unsure"  # "Not sure", with the candidates
+    NOT_A_DIGIT = "not a digit"  # far from every digit the model knows (novelty.py): no digit is named
+
+
+def percent(probability: float) -> str:
+    """A probability as whole percent, rounded down: 0.947 is "94%", never "95%" under a 95% threshold."""
+    return f"{math.floor(probability * 100 + 1e-9)}%"
+
+
+def top_k(probabilities: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
+    """The k likeliest digits of one probability row, as (digit, probability), likeliest first."""
+    row = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    order = np.argsort(row)[::-1][:k]
+    return [(int(digit), float(row[digit])) for digit in order]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's answer for one digit: the likeliest digit, its probability, the candidates and the status.
+
+    Also the ten probabilities and the 28x28 input the model saw, to show them.
+    """
+
+    digit: int
+    confidence: float
+    candidates: tuple[tuple[int, float], ...]  # (digit, probability), most likely first: two or three
+    status: Status
+    probabilities: np.ndarray = field(repr=False, compare=False)  # (10,)
+    model_input: np.ndarray = field(repr=False, compare=False)  # (28, 28) float32 in [0, 1]
+    doubt: str = ""  # why a mark read in a number is doubtful although the model is sure (marks.py)
+
+    @property
+    def sure(self) -> bool:
+        """True when the digit can be stated as the answer."""
+        return self.status is Status.SURE
+
+    @property
+    def headline(self) -> str:
+        """`Prediction: 7`, `Not sure: 4 (48%) or 9 (41%)`, or `Not a digit`."""
+        if self.status is Status.NOT_A_DIGIT:
+            return "Not a digit"
+        if self.sure:
+            return f"Prediction: {self.digit}"
+        candidates = self.candidates
+        if self.doubt:  # the model may be sure: name only the candidates it finds likely
+            candidates = candidates[:1] + tuple(
+                c for c in candidates[1:] if c[1] >= CANDIDATE_MIN_PROBABILITY
+            )
+        options = " or ".join(f"{digit} ({percent(probability)})" for digit, probability in candidates)
+        return f"Not sure: {options}" + (f", but {self.doubt}" if self.doubt else "")
+
+    @property
+    def label(self) -> str:
+        """The short label for a box around the digit: `7`, `7?` when not sure, `x` for no digit."""
+        if self.status is Status.NOT_A_DIGIT:
+            return "x"
+        return str(self.digit) if self.sure else f"{self.digit}?"
+
+    def ranked(self, k: int = 3) -> list[tuple[int, float]]:
+        """The k likeliest digits with their probabilities, likeliest first."""
+        return top_k(self.probabilities, k)
+
+
+def prediction_from(
+    probabilities: np.ndarray,
+    model_input: np.ndarray,
+    threshold: float = UNSURE_THRESHOLD,
+    is_digit: bool = True,
+    doubt: str = "",
+) -> Prediction:
+    """The prediction for ten probabilities: sure when the top one reaches `threshold`, unless the input
+    is not a digit at all (`is_digit`, from a DigitCheck) or a rule doubts it (`doubt`, the reason)."""
+    row = np.asarray(probabilities).reshape(-1)
+    ranked = top_k(row, k=3)
+    candidates = ranked[:2] + [c for c in ranked[2:] if c[1] >= CANDIDATE_MIN_PROBABILITY]
+    digit, confidence = ranked[0]
+    status = Status.SURE if confidence >= threshold and not doubt else Status.UNSURE
+    if not is_digit:
+        status = Status.NOT_A_DIGIT
+    return Prediction(
+        digit, confidence, tuple(candidates), status, row, model_input, doubt if is_digit else ""
+    )
+
+
+def predict_drawing(
+    model: keras.Model,
+    drawing: np.ndarray,
+    check: DigitCheck | None = None,
+    threshold: float = UNSURE_THRESHOLD,
+) -> Prediction:
+    """The prediction for a drawing (white ink on black, as on the apps' boards); with the model's
+    DigitCheck, a drawing that is not a digit is said to be so; below `threshold`, "Not sure".
+
+    Raises digitkit.preprocess.EmptyImageError when the drawing holds no ink.
+    """
+    model_input = to_model_input_image(drawing, invert=False)
+    if check is None:
+        return prediction_from(predict_proba(model, model_input.reshape(1, -1))[0], model_input, threshold)
+    probabilities, is_digit = check(model_input.reshape(1, -1))
+    return prediction_from(probabilities[0], model_input, threshold, is_digit=bool(is_digit[0]))
+
+
 # %% cellView="form" tags=["helpers"]
-# @title Drawings to model inputs {display-mode: "form"}
+# @title Pen strokes to drawings {display-mode: "form"}
 BOARD_SIZE = 280  # the canvas is 280x280 pixels: ten times the model's 28x28 field ...
 PEN_WIDTH = 18  # ... and a digit drawn ~200 px tall shrinks to 20 px, so an 18 px pen becomes MNIST's ~2 px
 MAX_DRAWING_POINTS = 20_000  # minutes of drawing; more is not a digit
@@ -2067,29 +2732,6 @@ def render_strokes(strokes, size: int = BOARD_SIZE, pen: int = PEN_WIDTH) -> np.
     return np.asarray(image)
 
 
-def drawing_to_field(drawing: np.ndarray) -> np.ndarray | None:
-    """The MNIST recipe: crop to the ink, longest side 20 px, centre of mass at (14, 14) of a 28x28 field.
-
-    Takes a uint8 drawing (white ink on black) and returns float32 in [0, 1], or None when there is no ink.
-    """
-    ink = np.asarray(drawing, dtype=np.float32) / 255
-    rows, cols = np.flatnonzero((ink > 0.2).any(axis=1)), np.flatnonzero((ink > 0.2).any(axis=0))
-    if rows.size == 0:
-        return None
-    digit = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    scale = 20 / max(digit.shape)
-    width, height = max(1, round(digit.shape[1] * scale)), max(1, round(digit.shape[0] * scale))
-    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR  # BOX: area averaging
-    small = np.clip(np.asarray(Image.fromarray(digit, "F").resize((width, height), resample)), 0, 1)
-    small /= small.max()  # averaging dims thin strokes; MNIST's strokes peak at full brightness
-    row_centre, col_centre = (np.indices(small.shape) * small).sum(axis=(1, 2)) / small.sum()
-    top = int(np.clip(round(14 - row_centre), 0, 28 - height))  # never push ink out of the field
-    left = int(np.clip(round(14 - col_centre), 0, 28 - width))
-    field = np.zeros((28, 28), np.float32)
-    field[top : top + height, left : left + width] = small
-    return field
-
-
 def digit_as_strokes(pixels: np.ndarray, size: int = BOARD_SIZE) -> list[list[list[float]]]:
     """A 28x28 digit retraced with the pen: one horizontal stroke per run of ink in each of its rows."""
     ink = np.asarray(pixels, dtype=np.float32).reshape(28, 28)
@@ -2105,66 +2747,36 @@ def digit_as_strokes(pixels: np.ndarray, size: int = BOARD_SIZE) -> list[list[li
 
 # %% cellView="form" tags=["helpers"]
 # @title Reading a drawing {display-mode: "form"}
-@dataclass(frozen=True)
-class DrawingReading:
-    """What a model reads in a drawing: the 28x28 field it got, its ten probabilities and the answer."""
-
-    field: np.ndarray
-    probabilities: np.ndarray
-    answer: str
-    sure: bool
-
-
-def floor_percent(probability: float) -> str:
-    """A probability as whole percent, rounded down: 0.947 is "94%", never "95%" under a 95% threshold."""
-    return f"{math.floor(probability * 100 + 1e-9)}%"
+def answer_words(prediction: Prediction) -> str:
+    """The apps' headline, with the confidence when the digit is stated: `Prediction: 7 (99% sure)`."""
+    return (
+        f"{prediction.headline} ({percent(prediction.confidence)} sure)"
+        if prediction.sure
+        else prediction.headline
+    )
 
 
-def verdict(probabilities: np.ndarray, threshold: float) -> tuple[str, bool]:
-    """`Prediction: 7 (99% sure)` at or above the threshold, else `Not sure: 4 (48%) or 9 (41%)`.
-
-    Not sure names the two likeliest digits, and the third when it has at least 5%.
-    """
-    order = np.argsort(probabilities)[::-1]
-    top = int(order[0])
-    if probabilities[top] >= threshold:
-        return f"Prediction: {top} ({floor_percent(probabilities[top])} sure)", True
-    candidates = [*order[:2], *[d for d in order[2:3] if probabilities[d] >= 0.05]]
-    options = " or ".join(f"{d} ({floor_percent(probabilities[d])})" for d in candidates)
-    return f"Not sure: {options}", False
-
-
-def read_drawing(
-    model: keras.Model, strokes, threshold: float, size: int = BOARD_SIZE, pen: int = PEN_WIDTH
-) -> DrawingReading | None:
-    """Render the strokes, turn them into the model's input and read it; None for an empty drawing."""
-    field = drawing_to_field(render_strokes(strokes, size, pen))
-    if field is None:
-        return None
-    probabilities = np.asarray(model(field.reshape(1, PIXELS), training=False))[0].astype(np.float64)
-    return DrawingReading(field, probabilities, *verdict(probabilities, threshold))
-
-
-def plot_reading(drawing: np.ndarray, reading: DrawingReading, model_name: str) -> Figure:
-    """The drawing, the 28x28 field the model got and its ten probabilities, as one figure (no pyplot)."""
+def plot_reading(drawing: np.ndarray, prediction: Prediction, model_name: str) -> Figure:
+    """The drawing, the 28x28 input the model got and its ten probabilities, as one figure (no pyplot)."""
     fig = Figure(figsize=(9.6, 3.2), dpi=80, layout="constrained")
-    drawn, field, bars = fig.subplots(1, 3, width_ratios=[1, 1, 1.6])
+    drawn, seen, bars = fig.subplots(1, 3, width_ratios=[1, 1, 1.6])
     drawn.imshow(drawing, cmap="gray", vmin=0, vmax=255)
     drawn.set_title("Drawn (pen strokes)")
-    field.imshow(reading.field, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    field.set_title("What the model gets (28x28)")
-    for ax in (drawn, field):
+    seen.imshow(prediction.model_input, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    seen.set_title("What the model gets (28x28)")
+    for ax in (drawn, seen):
         ax.set(xticks=[], yticks=[])
-    top = int(np.argmax(reading.probabilities))
     colours = ["tab:gray"] * 10
-    colours[top] = "tab:green" if reading.sure else "tab:orange"
-    bars.bar(range(10), reading.probabilities, color=colours)
+    colours[prediction.digit] = {Status.SURE: "tab:green", Status.UNSURE: "tab:orange"}.get(
+        prediction.status, "tab:gray"
+    )
+    bars.bar(range(10), prediction.probabilities, color=colours)
     bars.set(
         xticks=range(10),
         ylim=(0, 1),
         xlabel="digit",
         ylabel="probability",
-        title=f"{model_name}: {reading.answer}",
+        title=f"{model_name}: {answer_words(prediction)}",
     )
     fig.suptitle("Try it yourself (a still picture: run the notebook to draw your own digit)", fontsize=11)
     return fig
@@ -2174,7 +2786,6 @@ def plot_reading(drawing: np.ndarray, reading: DrawingReading, model_name: str) 
 # @title The drawing canvas widget {display-mode: "form"}
 DIGIT_CANVAS_JS = """
 const copy = (strokes) => strokes.map((stroke) => stroke.map((point) => point.slice()));
-const percent = (p) => `${Math.floor(p * 100 + 1e-9)}%`;
 
 function render({ model, el }) {
   const size = model.get("size");
@@ -2283,14 +2894,16 @@ function render({ model, el }) {
 
   function showResult() {
     const probabilities = model.get("probabilities");
+    const percents = model.get("percents");  // worded in Python, as the answer is
     const answer = el.querySelector(".dc-answer");
     answer.textContent = model.get("answer") || "Draw a digit (0-9) on the black square.";
     answer.dataset.sure = model.get("sure");
+    answer.dataset.status = model.get("status");
     const top = probabilities.length ? probabilities.indexOf(Math.max(...probabilities)) : -1;
     bars.querySelectorAll(".dc-row").forEach((row, digit) => {
       const p = probabilities.length ? probabilities[digit] : 0;
       row.querySelector(".dc-bar").style.width = `${100 * p}%`;
-      row.querySelector(".dc-p").textContent = probabilities.length ? percent(p) : "";
+      row.querySelector(".dc-p").textContent = percents.length ? percents[digit] : "";
       row.classList.toggle("dc-top", digit === top);
     });
     const pixels = model.get("field");
@@ -2336,13 +2949,15 @@ DIGIT_CANVAS_CSS = """
 .digit-canvas button, .digit-canvas select { font: inherit; padding: 2px 10px; }
 .digit-canvas .dc-right { min-width: 240px; }
 .digit-canvas .dc-answer { font-size: 20px; font-weight: bold; margin-bottom: 8px; color: #1a7f37; }
-.digit-canvas .dc-answer[data-sure="false"] { color: #c25e00; }
+.digit-canvas .dc-answer[data-status="unsure"] { color: #c25e00; }
+.digit-canvas .dc-answer[data-status="not a digit"] { color: #666; }
 .digit-canvas[data-reading="waiting"] .dc-answer { opacity: 0.5; }
 .digit-canvas .dc-row { display: flex; align-items: center; gap: 6px; height: 18px; }
 .digit-canvas .dc-track { width: 160px; height: 12px; background: #eee; }
 .digit-canvas .dc-bar { height: 100%; background: #999; }
 .digit-canvas .dc-top .dc-bar { background: #1a7f37; }
-.digit-canvas .dc-answer[data-sure="false"] + .dc-bars .dc-top .dc-bar { background: #c25e00; }
+.digit-canvas .dc-answer[data-status="unsure"] + .dc-bars .dc-top .dc-bar { background: #c25e00; }
+.digit-canvas .dc-answer[data-status="not a digit"] + .dc-bars .dc-top .dc-bar { background: #999; }
 .digit-canvas .dc-p { width: 40px; text-align: right; font-variant-numeric: tabular-nums; }
 .digit-canvas .dc-caption { margin-top: 10px; }
 .digit-canvas .dc-field { width: 112px; height: 112px; image-rendering: pixelated; border: 1px solid #ccc; }
@@ -2364,13 +2979,22 @@ class DigitCanvas(anywidget.AnyWidget):
     model_name = traitlets.Unicode().tag(sync=True)
     answer = traitlets.Unicode().tag(sync=True)  # "" for an empty drawing
     sure = traitlets.Bool(False).tag(sync=True)
+    status = traitlets.Unicode().tag(sync=True)  # "sure", "unsure" or "not a digit"; "" for no answer
     probabilities = traitlets.List(traitlets.Float()).tag(sync=True)  # ten, or none
+    percents = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the same, worded: "94%"
     field = traitlets.List(traitlets.Int()).tag(sync=True)  # the 28x28 input as 784 grey levels, or none
 
-    def __init__(self, models: dict[str, keras.Model], threshold: float, **kwargs) -> None:
+    def __init__(
+        self,
+        models: dict[str, keras.Model],
+        checks: dict[str, DigitCheck] | None = None,
+        threshold: float = UNSURE_THRESHOLD,
+        **kwargs,
+    ) -> None:
+        """`checks`: the digit check of each model that has one, by the same name."""
         if not models:
             raise ValueError("DigitCanvas needs at least one model to read the drawings")
-        self._models, self._threshold = dict(models), threshold
+        self._models, self._checks, self._threshold = dict(models), dict(checks or {}), threshold
         super().__init__(model_names=list(models), model_name=next(iter(models)), **kwargs)
         self.read()
 
@@ -2378,34 +3002,42 @@ class DigitCanvas(anywidget.AnyWidget):
     def _drawing_changed(self, change) -> None:
         self.read()
 
-    def reading(self) -> DrawingReading | None:
-        """What the chosen model reads in the current drawing; None when it is empty."""
+    def reading(self) -> Prediction | None:
+        """What the chosen model reads in the current drawing, as the apps read it; None when it is empty."""
         if self.model_name not in self._models:
             raise ValueError(f"no model named {self.model_name!r}; pick one of {', '.join(self._models)}")
-        model = self._models[self.model_name]
-        return read_drawing(model, self.strokes, self._threshold, self.size, self.pen)
+        drawing = render_strokes(self.strokes, self.size, self.pen)
+        try:
+            return predict_drawing(
+                self._models[self.model_name], drawing, self._checks.get(self.model_name), self._threshold
+            )
+        except EmptyImageError:
+            return None
 
     def read(self) -> None:
         """Read the current drawing and show the answer, the probabilities and the 28x28 input."""
         try:
-            reading = self.reading()
-            answer = "" if reading is None else reading.answer
+            prediction = self.reading()
+            answer = "" if prediction is None else answer_words(prediction)
         except ValueError as error:
-            reading, answer = None, f"Could not read the drawing: {error}"
+            prediction, answer = None, f"Could not read the drawing: {error}"
         with self.hold_sync():
-            self.answer, self.sure = answer, reading is not None and reading.sure
-            self.probabilities = [] if reading is None else [float(p) for p in reading.probabilities]
-            self.field = [] if reading is None else (reading.field * 255).round().astype(int).ravel().tolist()
+            self.answer, self.sure = answer, prediction is not None and prediction.sure
+            self.status = "" if prediction is None else prediction.status.value
+            self.probabilities = [] if prediction is None else [float(p) for p in prediction.probabilities]
+            self.percents = [] if prediction is None else [percent(p) for p in prediction.probabilities]
+            field = [] if prediction is None else (prediction.model_input * 255).round().astype(int).ravel()
+            self.field = list(map(int, field))
             self.reading_version = self.drawing_version
 
     def still_picture(self) -> bytes | None:
         """The current drawing and its reading as a PNG, or None for an empty drawing."""
-        reading = self.reading()
-        if reading is None:
+        prediction = self.reading()
+        if prediction is None:
             return None
         buffer = io.BytesIO()
         drawing = render_strokes(self.strokes, self.size, self.pen)
-        plot_reading(drawing, reading, self.model_name).savefig(buffer, format="png")
+        plot_reading(drawing, prediction, self.model_name).savefig(buffer, format="png")
         return buffer.getvalue()
 
     def _repr_mimebundle_(self, **kwargs):
@@ -2425,17 +3057,18 @@ class DigitCanvas(anywidget.AnyWidget):
 
 
 # %%
-trained = {
-    "ensemble": ensemble,
-    "distilled CNN": distilled,
-    "CNN": cnn,
-    "tuned MLP": tuned_mlp,
-    "original MLP": mlp,
+trained = {  # the name on the canvas: the model, and the name it was saved under
+    "ensemble": (ensemble, "ensemble"),
+    "distilled CNN": (distilled, "distilled"),
+    "CNN": (cnn, "cnn"),
+    "tuned MLP": (tuned_mlp, None),
+    "original MLP": (mlp, "mlp"),
 }
 example = x_val[np.flatnonzero(val_labels == 3)[0]]  # a validation digit: no model trained on it
 canvas = DigitCanvas(
-    {name: model for name, model in trained.items() if model is not None},  # the distilled CNN may be missing
-    UNSURE_THRESHOLD,
+    {name: model for name, (model, _) in trained.items() if model is not None},  # no distilled CNN, maybe
+    {name: digit_checks[saved] for name, (_, saved) in trained.items() if saved in digit_checks},
+    UNSURE_THRESHOLD if CANVAS_UNSURE_THRESHOLD is None else CANVAS_UNSURE_THRESHOLD,
     strokes=digit_as_strokes(example),
 )
 display(canvas)

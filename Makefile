@@ -25,7 +25,7 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt pyproject.toml
 run: $(VENV)/.installed
 	mkdir -p $(OUT)
 	$(PY) scripts/run_notebook.py $(NB) $(OUT)/$(NB) -p OUTPUT_DIR $(OUT) -p MODEL_DIR $(OUT)/models
-	$(PY) scripts/check_run.py $(OUT)
+	PYTHONPATH=apps $(PY) scripts/check_run.py $(OUT)  # it reads novelty.npz with the apps' digitkit
 
 test: $(VENV)/.dev-installed
 	$(PY) -m pytest

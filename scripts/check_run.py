@@ -2,10 +2,11 @@
 
     python scripts/check_run.py [OUTPUT_DIR]
 
-Looks in OUTPUT_DIR (default outputs/) for the executed notebook, metrics.json, submission.csv and the
-models (models/mlp.keras, cnn.keras, distilled.keras and the ensemble's members), as `make run` writes
-them. Prints one line per file and the validation accuracies; exits 1 with one line per missing or broken
-file.
+Looks in OUTPUT_DIR (default outputs/) for the executed notebook, metrics.json, submission.csv, the
+models (models/mlp.keras, cnn.keras, distilled.keras and the ensemble's members) and their digit check
+(models/novelty.npz, read as the apps read it: digitkit, the apps' package, must be importable, as it is
+after `pip install -e .`; `make run` puts apps/ on PYTHONPATH), as `make run` writes them. Prints one line
+per file and the validation accuracies; exits 1 with one line per missing or broken file.
 """
 
 from __future__ import annotations
@@ -18,6 +19,27 @@ from pathlib import Path
 
 NOTEBOOK = "Handwritten_digit_recognition.ipynb"
 MODELS = ("mlp", "cnn", "distilled")
+
+
+def digit_check_problems(models: Path) -> tuple[list[str], list[str]]:
+    """What is wrong with the digit check of the models in a folder (the statistics in its novelty.npz must
+    be there, readable and fitted for each model file as it is now), and a line saying what is fine."""
+    from digitkit.models import available_models
+    from digitkit.novelty import NOVELTY_FILE, NoveltyError, file_sha256, load_clusters
+
+    path, problems, checked = models / NOVELTY_FILE, [], []
+    for name, model_path in available_models(models).items():
+        try:
+            clusters = load_clusters(name, path)
+        except NoveltyError as error:
+            problems.append(str(error))
+            continue
+        if clusters.model_sha256 != file_sha256(model_path):
+            problems.append(f"{path}: the digit check of the {name} was fitted for another version of it")
+        else:
+            checked.append(name)
+    found = [f"  {path}: the digit check of the {', '.join(checked)}"] if checked else []
+    return problems, found
 
 
 def problems_in(out: Path) -> tuple[list[str], list[str]]:
@@ -57,6 +79,9 @@ def problems_in(out: Path) -> tuple[list[str], list[str]]:
             f"{out / 'models' / 'ensemble'}: {len(members)} member files, the run used {expected}"
         )
     found.append(f"  {out / 'models' / 'ensemble'}/: {len(members)} ensemble members")
+    novelty_problems, novelty_found = digit_check_problems(out / "models")
+    problems += novelty_problems
+    found += novelty_found
     for name in ("mlp", "tuned_mlp", "cnn", "ensemble", "distilled"):
         if name not in metrics:
             problems.append(f"{out / 'metrics.json'}: no scores for the {name}")

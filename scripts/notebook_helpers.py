@@ -1,7 +1,8 @@
 """Use the notebook's own helper functions and default parameters from scripts, benchmarks and tests.
 
-The notebook is the single place these functions are defined (it must run alone in Colab). This module
-runs its cells tagged "helpers" (imports and function definitions only) and "parameters" into a module.
+The notebook is the single place these functions are defined (it must run alone in Colab), apart from the
+cells it copies from the apps' digitkit (scripts/sync_notebook.py). This module runs its cells tagged
+"helpers" (imports and function definitions only) and "parameters" into a module.
 """
 
 import argparse
@@ -25,9 +26,6 @@ def load_notebook_helpers(tags: tuple[str, ...] = ("helpers", "parameters")) -> 
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code" and set(tags) & set(cell["metadata"].get("tags", [])):
             exec(compile("".join(cell["source"]), str(NOTEBOOK), "exec"), module.__dict__)
-    if hasattr(module, "native_stderr_silenced"):
-        with module.native_stderr_silenced():  # the devices start here; their C++ log lines stay hidden
-            module.tf.config.list_logical_devices()
     return module
 
 

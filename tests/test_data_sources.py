@@ -133,14 +133,15 @@ def test_leftover_of_a_killed_write_is_never_taken_for_the_data(
     assert not killed.exists() and writing.exists()
 
 
-# The Files cell alone, with the imports it uses, in a fresh process (no TensorFlow): its peak memory is then
-# the extraction's.
+# The Files cells alone (atomic writes, finding and unzipping), with the imports they use, in a fresh process
+# (no TensorFlow): its peak memory is then the extraction's.
 EXTRACTION_PEAK = """
-import contextlib, json, os, re, resource, sys, tempfile, time, zipfile
-from collections.abc import Iterator
+import contextlib, errno, json, os, re, resource, shutil, sys, tempfile, time, zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-cells = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))["cells"]
-exec(next("".join(c["source"]) for c in cells if "".join(c["source"]).startswith("# @title Files:")))
+cells = ["".join(c["source"]) for c in json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))["cells"]]
+exec(next(c for c in cells if c.startswith("# @title Shared with the apps: atomic writes")))
+exec(next(c for c in cells if c.startswith("# @title Files:")))
 before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
 try:
     find_local_data(Path(sys.argv[2]))

@@ -1,7 +1,8 @@
 """The notebook's drawing canvas ("Try it yourself"), Python side: pen strokes in, the model's answer out.
 
 The widget is built from the notebook's own cells (the `nb` fixture) with the committed models; no browser
-is involved (tests/test_digit_canvas_browser.py draws on it in JupyterLab).
+is involved (tests/test_digit_canvas_browser.py draws on it in JupyterLab). It reads a drawing with the
+apps' code (copied into the notebook by scripts/sync_notebook.py), so it answers as the apps do.
 """
 
 import base64
@@ -11,12 +12,13 @@ import types
 
 import numpy as np
 import pytest
-from digitkit.preprocess import to_model_input_image
+from digitkit.models import load_model
+from digitkit.novelty import load_digit_check
+from digitkit.prediction import predict_drawing
 from notebook_helpers import ROOT
 from PIL import Image
 from testdata.rows import stroke_runs
-
-THRESHOLD = 0.95
+from testdata.synthetic import glyph_strokes
 
 
 def retraced(label: int, index: int = 0) -> list[list[list[float]]]:
@@ -26,9 +28,13 @@ def retraced(label: int, index: int = 0) -> list[list[list[float]]]:
 
 @pytest.fixture(scope="module")
 def cnn():
-    import keras
+    return load_model(ROOT / "models" / "cnn.keras")
 
-    return keras.models.load_model(ROOT / "models" / "cnn.keras")
+
+@pytest.fixture(scope="module")
+def cnn_check(cnn):
+    """The committed CNN's digit check (models/novelty.npz), as the apps load it."""
+    return load_digit_check(cnn, ROOT / "models" / "cnn.keras")
 
 
 def constant_model(probabilities: dict[int, float]):
@@ -44,7 +50,7 @@ def constant_model(probabilities: dict[int, float]):
 
 
 def test_real_digits_retraced_with_the_pen_are_read(nb, cnn):
-    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD)
+    canvas = nb.DigitCanvas({"CNN": cnn})
     answers = {}
     for label in range(10):
         for index in range(3):
@@ -60,7 +66,7 @@ def test_real_digits_retraced_with_the_pen_are_read(nb, cnn):
 
 
 def test_an_empty_drawing_gives_no_prediction(nb, cnn):
-    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD, strokes=retraced(3))
+    canvas = nb.DigitCanvas({"CNN": cnn}, strokes=retraced(3))
     assert canvas.answer.startswith("Prediction: 3")
     for empty in ([], [[[-40, -40], [-10, -5]]]):  # nothing, and a stroke wholly off the board
         canvas.strokes = empty
@@ -74,7 +80,7 @@ def test_an_unsure_reading_says_not_sure_with_the_likeliest_digits(nb):
         "three": constant_model({4: 0.485, 9: 0.415, 7: 0.065}),
         "two": constant_model({4: 0.485, 9: 0.455}),
     }
-    canvas = nb.DigitCanvas(models, THRESHOLD)
+    canvas = nb.DigitCanvas(models)
     canvas.strokes = retraced(4)
     canvas.drawing_version += 1
     assert canvas.answer == "Not sure: 4 (48%) or 9 (41%) or 7 (6%)"
@@ -84,15 +90,24 @@ def test_an_unsure_reading_says_not_sure_with_the_likeliest_digits(nb):
 
 
 def test_confidence_is_rounded_down_and_the_threshold_counts_as_sure(nb):
-    just_under = np.array([0.9499, 0.0501] + [0.0] * 8)
-    assert nb.verdict(just_under, THRESHOLD) == ("Not sure: 0 (94%) or 1 (5%)", False)
-    at_threshold = np.array([0.0] * 6 + [0.95, 0.05] + [0.0] * 2)
-    assert nb.verdict(at_threshold, THRESHOLD) == ("Prediction: 6 (95% sure)", True)
+    just_under = nb.prediction_from(np.array([0.9499, 0.0501] + [0.0] * 8), None)
+    assert (nb.answer_words(just_under), just_under.sure) == ("Not sure: 0 (94%) or 1 (5%)", False)
+    at_threshold = nb.prediction_from(np.array([0.0] * 6 + [0.95, 0.05] + [0.0] * 2), None)
+    assert (nb.answer_words(at_threshold), at_threshold.sure) == ("Prediction: 6 (95% sure)", True)
+
+
+def test_another_threshold_can_be_set_for_the_canvas(nb):
+    # the parameter CANVAS_UNSURE_THRESHOLD: a student may try another
+    model = constant_model({4: 0.905, 9: 0.055})
+    assert nb.DigitCanvas({"m": model}, strokes=retraced(4)).answer == "Not sure: 4 (90%) or 9 (5%)"
+    assert (
+        nb.DigitCanvas({"m": model}, threshold=0.8, strokes=retraced(4)).answer == "Prediction: 4 (90% sure)"
+    )
 
 
 def test_the_model_picker_reads_the_drawing_again(nb, cnn):
     models = {"CNN": cnn, "unsure": constant_model({1: 0.505, 2: 0.305})}
-    canvas = nb.DigitCanvas(models, THRESHOLD, strokes=retraced(8))
+    canvas = nb.DigitCanvas(models, strokes=retraced(8))
     assert canvas.model_names == ["CNN", "unsure"] and canvas.model_name == "CNN"
     assert canvas.answer.startswith("Prediction: 8")
     canvas.model_name = "unsure"
@@ -105,7 +120,7 @@ def test_the_model_picker_reads_the_drawing_again(nb, cnn):
 
 def test_the_answer_says_which_drawing_it_reads(nb, cnn):
     # The browser counts the drawings it sends; the answer carries the count of the one it is for.
-    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD)
+    canvas = nb.DigitCanvas({"CNN": cnn})
     for version, label in enumerate([1, 5, 0], start=1):
         canvas.set_state({"strokes": retraced(label), "drawing_version": version})
         assert canvas.reading_version == version
@@ -113,7 +128,7 @@ def test_the_answer_says_which_drawing_it_reads(nb, cnn):
 
 
 def test_bad_drawings_get_one_clear_line(nb, cnn):
-    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD)
+    canvas = nb.DigitCanvas({"CNN": cnn})
     for strokes, message in [
         ([[[10, 20, 30]]], "stroke 1 holds [10, 20, 30], not an [x, y] point"),
         ([[[10, 20]], []], "stroke 2 is not a non-empty list of [x, y] points"),
@@ -130,31 +145,54 @@ def test_bad_drawings_get_one_clear_line(nb, cnn):
         assert canvas.probabilities == [] and canvas.reading_version == canvas.drawing_version
 
 
-def test_the_field_follows_the_mnist_recipe(nb):
+def test_the_canvas_gives_the_model_the_mnist_recipe(nb, cnn):
+    canvas = nb.DigitCanvas({"CNN": cnn})
     for label in range(10):
-        field = nb.drawing_to_field(nb.render_strokes(retraced(label, 1)))
+        canvas.strokes = retraced(label, 1)
+        canvas.drawing_version += 1
+        field = np.reshape(canvas.field, (28, 28)) / 255
         rows, cols = np.flatnonzero(field.any(axis=1)), np.flatnonzero(field.any(axis=0))
         assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 == 20  # longest side 20 px
         centre = (np.indices(field.shape) * field).sum(axis=(1, 2)) / field.sum()
         assert np.abs(centre - 14).max() <= 0.5 + 1e-6, centre  # centre of mass on (14, 14)
-        assert field.dtype == np.float32 and field.max() == 1.0 and field.min() == 0.0
+        assert field.max() == 1.0 and field.min() == 0.0
     # A "T" with its weight at the top would be pushed down out of the field: it is kept whole instead.
-    tee = nb.render_strokes([[[40, 30], [240, 30]], [[40, 45], [240, 45]], [[140, 30], [140, 250]]])
-    field = nb.drawing_to_field(tee)
-    assert np.ptp(np.flatnonzero(field.any(axis=1))) + 1 == 20
-    assert nb.drawing_to_field(np.zeros((280, 280), np.uint8)) is None
+    canvas.strokes = [[[40, 30], [240, 30]], [[40, 45], [240, 45]], [[140, 30], [140, 250]]]
+    canvas.drawing_version += 1
+    assert np.ptp(np.flatnonzero(np.reshape(canvas.field, (28, 28)).any(axis=1))) + 1 == 20
 
 
-def test_the_field_matches_the_apps_preprocessing(nb):
-    # digitkit (apps/) does the same recipe with OpenCV; the notebook's own copy uses Pillow.
-    differences = []
-    for label in range(10):
-        for index in range(3):
-            drawing = nb.render_strokes(retraced(label, index))
-            differences.append(
-                np.abs(nb.drawing_to_field(drawing) - to_model_input_image(drawing, invert=False)).mean()
-            )
-    assert np.mean(differences) < 0.01, differences  # measured: 0.003 (one digit lands a pixel apart)
+def test_the_canvas_reads_a_drawing_exactly_as_the_apps_do(nb, cnn, cnn_check):
+    # the same 28x28 input, the same probabilities and the same words as digitkit's predict_drawing, with
+    # and without the digit check
+    for checks, check in [({}, None), ({"CNN": cnn_check}, cnn_check)]:
+        canvas = nb.DigitCanvas({"CNN": cnn}, checks)
+        for label in range(10):
+            canvas.strokes = retraced(label, 2)
+            canvas.drawing_version += 1
+            apps = predict_drawing(cnn, nb.render_strokes(canvas.strokes), check)
+            assert canvas.field == (apps.model_input * 255).round().astype(int).ravel().tolist()
+            assert canvas.probabilities == apps.probabilities.tolist()
+            assert canvas.answer.startswith(apps.headline) and canvas.status == apps.status.value
+
+
+def test_a_drawing_that_is_no_digit_is_said_to_be_none(nb, cnn, cnn_check):
+    canvas = nb.DigitCanvas({"CNN": cnn, "unchecked": cnn}, {"CNN": cnn_check})
+    answers = {}
+    for k, name in enumerate(["K", "#", "+", "smiley", "star"]):  # shapes the web page's test draws too
+        strokes = glyph_strokes(name, np.random.default_rng(k))
+        canvas.strokes = [[[50 + 180 * x, 50 + 180 * y] for x, y in stroke] for stroke in strokes]
+        canvas.drawing_version += 1
+        answers[name] = canvas.answer
+        if canvas.answer == "Not a digit":
+            assert canvas.status == "not a digit" and not canvas.sure and len(canvas.probabilities) == 10
+    assert list(answers.values()).count("Not a digit") >= 4, answers  # all 5 with the committed CNN
+    canvas.model_name = "unchecked"  # a model without a check (the tuned MLP) always names a digit
+    assert canvas.answer.startswith(("Prediction: ", "Not sure: "))
+    canvas.model_name = "CNN"
+    canvas.strokes = retraced(5)
+    canvas.drawing_version += 1
+    assert canvas.answer.startswith("Prediction: 5 (") and canvas.status == "sure"
 
 
 def test_a_stroke_is_drawn_with_a_round_pen(nb):
@@ -166,7 +204,7 @@ def test_a_stroke_is_drawn_with_a_round_pen(nb):
 
 
 def test_the_still_picture_stands_in_where_widgets_cannot_run(nb, cnn, monkeypatch):
-    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD, strokes=retraced(2))
+    canvas = nb.DigitCanvas({"CNN": cnn}, strokes=retraced(2))
     data, _ = canvas._repr_mimebundle_()
     assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == canvas.model_id
     picture = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
@@ -183,7 +221,7 @@ def test_the_still_picture_stands_in_where_widgets_cannot_run(nb, cnn, monkeypat
 def test_a_validation_digit_retraced_by_the_notebook_is_read(nb, cnn, real_digits):
     # How the notebook makes its example for the still picture: a real digit retraced as strokes.
     pixels, labels = real_digits
-    canvas = nb.DigitCanvas({"CNN": cnn}, THRESHOLD)
+    canvas = nb.DigitCanvas({"CNN": cnn})
     right = 0
     for row in range(0, 5000, 250):
         canvas.strokes = nb.digit_as_strokes(pixels[row])

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from check_run import digit_check_problems
 from conftest import go_offline
 from notebook_helpers import NOTEBOOK
 from PIL import Image
@@ -76,6 +77,18 @@ def test_saved_models_load_and_keep_the_contract(executed, real_digits, name):
     assert probabilities.shape == (100, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     assert np.mean(probabilities.argmax(axis=1) == labels[::50]) > 0.8  # digits it trained on, mostly
+
+
+def test_the_saved_models_digit_check_is_written_for_the_apps(executed):
+    # what scripts/check_run.py (`make run`) checks: novelty.npz there, readable, fitted for each model file
+    work, notebook = executed
+    problems, found = digit_check_problems(work / "models")
+    assert problems == [] and found == [
+        f"  {work / 'models' / 'novelty.npz'}: the digit check of the ensemble, distilled, cnn, mlp"
+    ]
+    assert "Wrote models/novelty.npz: the digit check of the mlp, cnn, distilled, ensemble" in cell_text(
+        notebook
+    )
 
 
 def test_submission_has_kaggles_format(executed):

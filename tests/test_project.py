@@ -6,6 +6,7 @@ import sys
 
 import jupytext
 from notebook_helpers import NOTEBOOK, ROOT
+from sync_notebook import CELLS, SCRIPT, stale_cells
 
 
 def code_cells(notebook) -> list[tuple[str, list[str]]]:
@@ -35,6 +36,25 @@ def test_notebook_has_one_parameters_cell_and_helpers_are_defined_once():
     ]
     assert len(definitions) == len(set(definitions)), sorted(definitions)
     assert not any("import digitkit" in "".join(cell["source"]) for cell in notebook["cells"])
+
+
+def test_the_notebooks_copies_of_the_apps_code_are_up_to_date():
+    # The notebook carries copies of apps/digitkit's rules (it must run alone); edit digitkit, then run
+    # scripts/sync_notebook.py. Its --check is this test.
+    result = subprocess.run(
+        [sys.executable, "scripts/sync_notebook.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_copy_that_differs_from_the_apps_code_is_found():
+    script = SCRIPT.read_text(encoding="utf-8")
+    threshold = next(cell.title for cell in CELLS if "MNIST recipe" in cell.title)
+    edited = script.replace("\nUNSURE_THRESHOLD = 0.95\n", "\nUNSURE_THRESHOLD = 0.9\n")
+    assert edited != script and stale_cells(edited) == [threshold]
+    files = next(cell.title for cell in CELLS if "atomic writes" in cell.title)
+    edited = script.replace("    os.close(descriptor)\n", "", 1)  # a line of write_atomically gone
+    assert edited != script and stale_cells(edited) == [files]
 
 
 def test_ruff_lint_and_format_are_clean():

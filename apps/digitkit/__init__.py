@@ -2,7 +2,7 @@
 
 from digitkit.annotate import annotate, colour_of
 from digitkit.board import DrawingBoard
-from digitkit.files import write_bytes_atomic, write_image, write_new_image
+from digitkit.files import write_atomically, write_bytes_atomic, write_image, write_new_image
 from digitkit.images import MAX_PIXELS, MAX_SIDE, ImageReadError, decode_image, read_image_file
 from digitkit.models import (
     DEFAULT_MODEL_DIR,
@@ -67,6 +67,7 @@ __all__ = [
     "to_model_input",
     "to_model_input_image",
     "top_k",
+    "write_atomically",
     "write_bytes_atomic",
     "write_image",
     "write_new_image",

@@ -1,17 +1,24 @@
 """Write files atomically (a temporary file beside the target, then a rename or a link), so no half-written
-file is ever seen, and, where asked, without replacing a file that is already there."""
+file is ever seen, and, where asked, without replacing a file that is already there. The notebook writes its
+data, models and results the same way (scripts/sync_notebook.py copies this into it)."""
 
 from __future__ import annotations
 
 import errno
 import os
+import re
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 MAX_NAME_TRIES = 1000  # write_new_image tries name.png, name-2.png ... up to this many names
+# The names of write_atomically's temporary files: hidden, with the target's extension (Keras and NumPy go by
+# it), e.g. ".train.k3x9q2ab.tmp.csv"; one such file that stays is the leftover of a write that was killed.
+TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.\w+)?")
 
 
 def _current_umask() -> int:
@@ -21,7 +28,7 @@ def _current_umask() -> int:
     return mask
 
 
-def _link_without_replacing(temporary: str, target: Path, data: bytes) -> None:
+def _link_without_replacing(temporary: Path, target: Path) -> None:
     """Give the written temporary file the target's name; FileExistsError if that name is taken."""
     try:
         os.link(temporary, target)  # fails if the target exists: an atomic "create, never replace"
@@ -33,29 +40,38 @@ def _link_without_replacing(temporary: str, target: Path, data: bytes) -> None:
         ):
             raise
         # a file system without hard links: exclusive creation (not atomic, but never replaces a file)
-        with open(target, "xb") as handle:
-            handle.write(data)
+        with open(temporary, "rb") as source, open(target, "xb") as copy:
+            shutil.copyfileobj(source, copy)
         os.chmod(target, 0o666 & ~_current_umask())
 
 
-def write_bytes_atomic(path: str | Path, data: bytes, replace: bool = True) -> Path:
-    """Write `data` to `path` so readers see the old file or the whole new one, never a partial one.
+def write_atomically(path: str | Path, write: Callable[[Path], object], replace: bool = True) -> Path:
+    """Write a file through `write(temporary_path)`, then give it its name in one step: readers see the old
+    file or the whole new one, never part of one, and a failed write leaves the old file as it was.
 
-    With replace=False an existing file is left alone and FileExistsError raised.
+    With replace=False an existing file is left alone and FileExistsError raised. The folder must exist.
     """
     target = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    descriptor, name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}"
+    )
+    os.close(descriptor)
+    temporary = Path(name)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+        write(temporary)
         os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; give what open() would
         if replace:
             os.replace(temporary, target)
         else:
-            _link_without_replacing(temporary, target, data)
+            _link_without_replacing(temporary, target)
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
     return target
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, replace: bool = True) -> Path:
+    """Write `data` to `path` atomically (see write_atomically); replace=False never replaces a file."""
+    return write_atomically(path, lambda temporary: temporary.write_bytes(data), replace=replace)
 
 
 def _encoded(target: Path, image: np.ndarray) -> bytes:

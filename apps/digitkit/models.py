@@ -114,7 +114,7 @@ def _check_outputs_are_probabilities(model: keras.Model, path: Path) -> None:
         )
 
 
-def _averaged(members: list[keras.Model]) -> keras.Model:
+def averaged(members: list[keras.Model]) -> keras.Model:
     """One model whose output is the mean of the members' probabilities (the weights are the members')."""
     keras = import_keras()
     pixels = keras.Input(shape=(INPUT_SIZE,), name="pixels")
@@ -136,7 +136,7 @@ def load_model(path: str | Path) -> keras.Model:
         for member in members:  # before loading any: a link back to the folder would load it again and again
             if not member.is_file():
                 raise ModelLoadError(f"{member}: not a model file (a folder, or a link that leads nowhere)")
-        model = _averaged([load_model(member) for member in members])
+        model = averaged([load_model(member) for member in members])
         _check_outputs_are_probabilities(model, model_path)
         return model
     if not model_path.is_file():

@@ -125,7 +125,7 @@ def feature_view(model: keras.Model) -> keras.Model:
     """The model with its feature layers as outputs, then its own probabilities as the last output.
 
     For an ensemble (a model whose layers are models), every member's feature layers, and the
-    probabilities combined by the ensemble's own last layer.
+    probabilities combined by the ensemble's own last layer (an ensemble of one member has none: its own).
     """
     import keras
 
@@ -140,7 +140,8 @@ def feature_view(model: keras.Model) -> keras.Model:
         )
         features += layers
         probabilities.append(probability)
-    return keras.Model(inputs, [*features, model.layers[-1](probabilities)])
+    combined = model.layers[-1](probabilities) if len(probabilities) > 1 else probabilities[0]
+    return keras.Model(inputs, [*features, combined])
 
 
 def features_and_probabilities(view: keras.Model, batch: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -226,6 +227,27 @@ def saved_arrays(name: str, clusters: DigitClusters) -> dict[str, np.ndarray]:
             f"{name}/{k}/scale": np.float64(layer.scale),
         }
     return arrays
+
+
+def fit_clusters(
+    view: keras.Model,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_tuning: np.ndarray,
+    model_sha256: str,
+    styles: tuple[np.ndarray, np.ndarray] | None = None,
+) -> DigitClusters:
+    """The clusters of a model's features (`view`: its feature_view) fitted on training digits (`y_train`:
+    the digits, not one-hot), with one prototype per writing style when `styles` gives drawings and each
+    one's style, and the threshold that refuses REFUSED_SHARE of the digits `x_tuning` (none fitted on)."""
+    train_features, _ = features_and_probabilities(view, x_train)
+    clusters = DigitClusters(tuple(fit_layer(f, y_train) for f in train_features), np.inf, model_sha256)
+    if styles is not None:
+        drawings, groups = styles
+        clusters = with_prototypes(clusters, features_and_probabilities(view, drawings)[0], groups)
+    distances = clusters.distances(features_and_probabilities(view, x_tuning)[0])
+    threshold = float(np.quantile(distances, 1 - REFUSED_SHARE, method="higher"))
+    return DigitClusters(clusters.layers, threshold, model_sha256)
 
 
 def load_digit_check(

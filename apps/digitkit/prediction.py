@@ -117,14 +117,19 @@ def prediction_from(
     )
 
 
-def predict_drawing(model: keras.Model, drawing: np.ndarray, check: DigitCheck | None = None) -> Prediction:
+def predict_drawing(
+    model: keras.Model,
+    drawing: np.ndarray,
+    check: DigitCheck | None = None,
+    threshold: float = UNSURE_THRESHOLD,
+) -> Prediction:
     """The prediction for a drawing (white ink on black, as on the apps' boards); with the model's
-    DigitCheck, a drawing that is not a digit is said to be so.
+    DigitCheck, a drawing that is not a digit is said to be so; below `threshold`, "Not sure".
 
     Raises digitkit.preprocess.EmptyImageError when the drawing holds no ink.
     """
     model_input = to_model_input_image(drawing, invert=False)
     if check is None:
-        return prediction_from(predict_proba(model, model_input.reshape(1, -1))[0], model_input)
+        return prediction_from(predict_proba(model, model_input.reshape(1, -1))[0], model_input, threshold)
     probabilities, is_digit = check(model_input.reshape(1, -1))
-    return prediction_from(probabilities[0], model_input, is_digit=bool(is_digit[0]))
+    return prediction_from(probabilities[0], model_input, threshold, is_digit=bool(is_digit[0]))

@@ -36,7 +36,7 @@ def is_start_up_chatter(line: str) -> bool:
 
 
 @contextmanager
-def _stderr_without_chatter() -> Iterator[None]:
+def stderr_without_chatter() -> Iterator[None]:
     """Send file descriptor 2 to a temporary file, then pass on what is not start-up chatter."""
     sys.stderr.flush()
     try:
@@ -66,7 +66,7 @@ def import_keras() -> ModuleType:
         if _keras is not None:
             return _keras
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # what TensorFlow logs once it reads its level
-        with _stderr_without_chatter():
+        with stderr_without_chatter():
             import keras
 
             if keras.config.backend() == "tensorflow":
