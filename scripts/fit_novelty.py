@@ -9,14 +9,16 @@ half measures it honestly (benchmarks/bench_writers.py). A few minutes on 2 CPU 
 retraining a model: the file records each model file's SHA-256, and the apps refuse statistics fitted for
 another version.
 
-Usage: .venv/bin/python scripts/fit_novelty.py [--data dataset] [--models models] [--no-styles]
-(--data: the folder with train.csv or Kaggle's digit-recognizer.zip, as the notebook's DATA_DIR.)
+Usage: .venv/bin/python scripts/fit_novelty.py [--data dataset] [--models models] [--no-styles] [--only NAME ...]
+(--data: the folder with train.csv or Kaggle's digit-recognizer.zip, as the notebook's DATA_DIR; --only
+refits the named models, e.g. `--only ensemble`, and keeps the saved statistics of the others.)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 from digitkit.files import write_atomically
@@ -40,23 +42,38 @@ def style_drawings() -> tuple[np.ndarray, np.ndarray]:
     return np.stack(inputs), np.array(styles)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_data_and_models_arguments(parser)
-    parser.add_argument("--no-styles", action="store_true", help="no prototypes of writing styles")
-    args = parser.parse_args()
-    models = available_models(args.models)
+def kept_arrays(novelty_path: Path, refitted: set[str]) -> dict[str, np.ndarray]:
+    """The saved statistics of every model not in `refitted` (none when there is no readable file)."""
+    try:
+        with np.load(novelty_path) as saved:
+            return {key: saved[key] for key in saved.files if key.split("/")[0] not in refitted}
+    except (OSError, ValueError) as error:
+        print(f"{novelty_path}: not kept ({error})")
+        return {}
+
+
+def fit_and_save(data: Path, model_dir: Path, only: list[str] | None = None, styles: bool = True) -> Path:
+    """Fit the statistics of every saved model (or of those named in `only`, keeping the others' saved
+    statistics) and write them to model_dir/novelty.npz; returns its path."""
+    models = available_models(model_dir)
+    if only:
+        unknown = sorted(set(only) - set(models))
+        if unknown:
+            sys.exit(
+                f"{model_dir}: no saved model called {', '.join(unknown)} (there are {', '.join(models)})"
+            )
+        models = {name: path for name, path in models.items() if name in only}
     if not models:
-        sys.exit(f"{args.models}: no saved model")
-    nb, x_train, x_val, y_train, y_val = labelled_split(args.data)
+        sys.exit(f"{model_dir}: no saved model")
+    nb, x_train, x_val, y_train, y_val = labelled_split(data)
     # The digits as the CNNs learned them (the notebook fits its models' statistics on the same)
     x_train, y_train = nb.check_training_digits(x_train, y_train)
     x_tuning, y_tuning = validation_half(x_val, y_val, "tuning")
-    styles = None if args.no_styles else style_drawings()
-    arrays: dict[str, np.ndarray] = {}
+    prototypes = style_drawings() if styles else None
+    arrays = kept_arrays(model_dir / NOVELTY_FILE, set(models)) if only else {}
     for name, path in models.items():
         view = feature_view(load_model(path))
-        clusters = fit_clusters(view, x_train, y_train, x_tuning, file_sha256(path), styles)
+        clusters = fit_clusters(view, x_train, y_train, x_tuning, file_sha256(path), prototypes)
         probabilities, _, is_digit = DigitCheck(view, clusters).scored(x_tuning)
         refused = ~is_digit
         right = probabilities.argmax(axis=1) == y_tuning
@@ -69,9 +86,19 @@ def main() -> None:
         )
         arrays |= saved_arrays(name, clusters)
     target = write_atomically(
-        args.models / NOVELTY_FILE, lambda temporary: np.savez_compressed(temporary, **arrays)
+        model_dir / NOVELTY_FILE, lambda temporary: np.savez_compressed(temporary, **arrays)
     )
     print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_and_models_arguments(parser)
+    parser.add_argument("--no-styles", action="store_true", help="no prototypes of writing styles")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="refit only these models (e.g. ensemble)")
+    args = parser.parse_args()
+    fit_and_save(args.data, args.models, args.only, styles=not args.no_styles)
 
 
 if __name__ == "__main__":

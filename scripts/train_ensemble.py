@@ -7,7 +7,9 @@ ensemble size), so every member trains on exactly the split the notebook validat
 random share of the training digits; the notebook checks that by fingerprints of the validation set and
 the recipe. Members already trained for this recipe are kept, so the script resumes where it stopped: run
 it again, as often as you like, until the ensemble is complete. When it is, the distilled CNN is trained on
-the ensemble's probabilities. `--commit` commits each model to git as soon as it is saved.
+the ensemble's probabilities. `--commit` commits each model to git as soon as it is saved, together with
+its refitted "not a digit" statistics (scripts/fit_novelty.py --only ensemble / distilled), so that every
+commit's models/novelty.npz belongs to its models.
 """
 
 import argparse
@@ -15,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from fit_novelty import fit_and_save
 from notebook_helpers import ROOT, add_data_and_models_arguments, load_notebook_helpers
 
 
@@ -61,8 +64,10 @@ def main() -> None:
             flush=True,
         )
         if args.commit:
+            novelty = fit_and_save(args.data, args.models, only=["ensemble"])
             commit(
-                [path, path.with_suffix(".json")], f"Ensemble member seed {seed} ({info['val_accuracy']:.2%})"
+                [path, path.with_suffix(".json"), novelty],
+                f"Ensemble member seed {seed} ({info['val_accuracy']:.2%}), with the ensemble's refitted statistics",
             )
     if len(members) < args.members:
         print(f"{args.members - len(members)} members still to train: run this script again")
@@ -81,7 +86,11 @@ def main() -> None:
     path = nb.save_member(distilled, info, args.models, name="distilled")
     print(f"distilled CNN: validation accuracy {info['val_accuracy']:.4f} -> {path}")
     if args.commit:
-        commit([path, path.with_suffix(".json")], f"Distilled CNN ({info['val_accuracy']:.2%})")
+        novelty = fit_and_save(args.data, args.models, only=["distilled"])
+        commit(
+            [path, path.with_suffix(".json"), novelty],
+            f"Distilled CNN ({info['val_accuracy']:.2%}), with its refitted statistics",
+        )
 
 
 if __name__ == "__main__":
