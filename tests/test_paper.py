@@ -1,5 +1,7 @@
 """Photos of numbers on notebook paper: page lines, margins, shadows and marks that are not digits."""
 
+from itertools import pairwise
+
 import cv2
 import numpy as np
 import pytest
@@ -131,6 +133,17 @@ def test_generated_photos_are_deterministic_and_varied():
     assert np.array_equal(first.image, again.image)
     assert first.image.shape != other.image.shape or not np.array_equal(first.image, other.image)
     assert first.image.ndim == 3 and first.image.dtype == np.uint8
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_mark_of_a_long_number_is_on_the_photo(seed):
+    # "No. " and six wide digits overran a narrow page: the marks past its edge were left off the photo,
+    # and the benchmarks counted a reading without them as a lost digit
+    photo = paper_photo("808080", seed=seed, extras="No. ")
+    height, width = photo.image.shape[:2]
+    assert len(photo.boxes) == len("No. 808080")
+    assert all(0 <= x and x + w <= width and 0 <= y and y + h <= height for x, y, w, h in photo.boxes)
+    assert all(a[0] + a[2] <= b[0] for a, b in pairwise(photo.boxes))  # left to right, apart
 
 
 def test_pieces_of_one_digit_side_by_side_or_one_above_the_other_touch():

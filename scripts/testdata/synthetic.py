@@ -365,11 +365,13 @@ MARGIN_RED = (110.0, 100.0, 225.0)
 
 @dataclass(frozen=True)
 class PaperPhoto:
-    """A generated photo (BGR uint8), the number written on it, and the marks that are not digits."""
+    """A generated photo (BGR uint8), the number written on it, the marks that are not digits, and where
+    each written mark lies on the photo (x, y, width, height; spaces included, as empty marks)."""
 
     image: np.ndarray
     text: str
     extras: str = ""
+    boxes: tuple[tuple[int, int, int, int], ...] = ()
 
 
 def _paper(
@@ -427,8 +429,11 @@ def _light(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     return light
 
 
-def _tilt(image: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
-    """A slight perspective tilt: the page's corners moved by up to `amount` of its size, then cropped."""
+def _tilt(
+    image: np.ndarray, rng: np.random.Generator, amount: float, boxes: list[tuple[int, int, int, int]]
+) -> tuple[np.ndarray, tuple[tuple[int, int, int, int], ...]]:
+    """A slight perspective tilt: the page's corners moved by up to `amount` of its size, then cropped; and
+    the boxes (x, y, width, height) as they lie on the tilted page (the bounds of their moved corners)."""
     height, width = image.shape[:2]
     corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
     moved = (corners + rng.uniform(-amount, amount, (4, 2)) * [width, height]).astype(np.float32)
@@ -437,7 +442,15 @@ def _tilt(image: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndar
         image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
     )
     crop_y, crop_x = int(amount * height) + 2, int(amount * width) + 2
-    return warped[crop_y : height - crop_y, crop_x : width - crop_x]
+    moved_boxes = []
+    for x, y, w, h in boxes:
+        box = np.float32([[[x, y], [x + w, y], [x + w, y + h], [x, y + h]]])
+        (x0, y0), (x1, y1) = (
+            np.floor(cv2.perspectiveTransform(box, matrix)[0].min(axis=0)),
+            np.ceil(cv2.perspectiveTransform(box, matrix)[0].max(axis=0)),
+        )
+        moved_boxes.append((int(x0) - crop_x, int(y0) - crop_y, int(x1 - x0), int(y1 - y0)))
+    return warped[crop_y : height - crop_y, crop_x : width - crop_x], tuple(moved_boxes)
 
 
 def _written_marks(
@@ -512,16 +525,27 @@ def paper_photo(
     baseline = line + rng.uniform(0.0, 0.2) * digit_height  # the digits cross the line they sit on
     coverage = np.zeros((height, width), np.float32)
     drift = rng.normal(0, 0.03)  # the line of writing climbs or falls a little
+    gaps = [extra_advance + rng.uniform(0.12, 0.35) * digit_height for _, extra_advance, _ in marks]
+    # Every mark is written: a line too long for the page starts further left and, if need be, is written
+    # smaller (a photo must hold all of the number it is the truth for)
+    right = 0.9 * width  # the tilt below moves and crops up to 8% of each side
+    length = sum(patch.shape[1] for patch, _, _ in marks) + sum(gaps[:-1])
+    x = min(x, max(0.1 * width, right - length))
+    scale = min(1.0, (right - x) / length) if length > 0 else 1.0
     start = x
-    for patch, extra_advance, y_shift in marks:
-        top = int(baseline - digit_height + y_shift + drift * (x - start))
-        left = int(x)
+    boxes = []
+    for (patch, _, y_shift), gap in zip(marks, gaps, strict=True):
+        if scale < 1.0:
+            size = (max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale)))
+            patch = cv2.resize(patch, size, interpolation=cv2.INTER_AREA)
         h, w = patch.shape
-        if top < 0 or left + w >= width or top + h >= height:
-            break
+        top = int(baseline - scale * (digit_height - y_shift) + drift * (x - start))
+        left = int(x)
+        top = min(max(top, 0), height - h - 1)
         region = coverage[top : top + h, left : left + w]
         np.maximum(region, patch, out=region)
-        x += w + extra_advance + rng.uniform(0.12, 0.35) * digit_height
+        boxes.append((left, top, w, h))
+        x += w + scale * gap
     if underline if underline is not None else rng.random() < 0.3:
         y = baseline + 0.25 * digit_height
         strokes = [
@@ -537,14 +561,14 @@ def paper_photo(
     image = paper * (1 - coverage[..., None]) + ink * coverage[..., None]
     image *= _light(height, width, rng)[..., None]
     image *= np.array([1.0, 0.99, 1.0], np.float32) + rng.normal(0, 0.02, 3).astype(np.float32)  # colour cast
-    image = _tilt(image, rng, rng.uniform(0.015, 0.04))
+    image, boxes = _tilt(image, rng, rng.uniform(0.015, 0.04), boxes)
     image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.6, 1.1))
     image += rng.normal(0, rng.uniform(2, 5), image.shape).astype(np.float32)
     photo = np.clip(image, 0, 255).astype(np.uint8)
     quality = int(rng.integers(55, 85))
     ok, encoded = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
-    return PaperPhoto(cv2.imdecode(encoded, cv2.IMREAD_COLOR), text, extras.strip())
+    return PaperPhoto(cv2.imdecode(encoded, cv2.IMREAD_COLOR), text, extras.strip(), boxes)
 
 
 def random_number(rng: np.random.Generator) -> str:
