@@ -16,26 +16,34 @@
 # %% [markdown]
 # # Handwritten digit recognition
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/OWNER/handwritten-digit-recognition/blob/main/Handwritten_digit_recognition.ipynb)
 #
 # **Description:** teach neural networks to read handwritten digits (0-9) from the Kaggle
 # [Digit Recognizer](https://www.kaggle.com/competitions/digit-recognizer) data, then measure how well they do.
 #
-# This notebook runs top to bottom in Google Colab (**Runtime → Run all**) or a local Jupyter. It will:
+# **Before Run all, pick a runtime.** In Colab: **Runtime → Change runtime type → T4 GPU**, then **Runtime →
+# Run all**. On a GPU every model trains here, the whole ensemble included. On a CPU runtime (Colab's
+# default, 2 cores) an epoch of the CNN takes 15-20 seconds, so the notebook trains the CNN, only
+# `CPU_MEMBERS_TO_TRAIN` of the ensemble's `ENSEMBLE_SIZE` members and the distilled CNN: about an hour (an
+# estimate from 2-core epoch times; we have not timed it on a GPU, where it should take well under that).
+# Each training cell prints how long it took, and the cell before *Try it yourself* the time of the whole run.
+#
+# It will:
 #
 # 1. get the data: your own files, the Kaggle API, Keras' copy of MNIST, or a small embedded sample;
 # 2. load and check the CSV files, then look at the digits;
-# 3. build and train the original multilayer perceptron (MLP) and evaluate it: learning curves, a
-#    confusion matrix, per-digit scores and its worst mistakes;
+# 3. scale, one-hot encode and split them; build, train and evaluate a multilayer perceptron (MLP):
+#    learning curves, a confusion matrix, per-digit scores and its worst mistakes;
 # 4. predict the Kaggle test set and write a submission file;
-# 5. improve on it: a tuned MLP, a convolutional network (CNN), an ensemble of CNNs and one CNN that
-#    learns from the ensemble;
-# 6. save the models for the apps;
+# 5. try to do better: a tuned MLP, a convolutional network (CNN), an ensemble of CNNs and one CNN that
+#    learns from the ensemble, and test which differences are larger than chance;
+# 6. save the models, and see why a model needs a check that an input is a digit at all;
 # 7. let you draw a digit and watch the models read it.
 #
 # Everything the notebook needs is defined in it, so you can upload this file alone to Colab. Cells with a
-# title and folded code ("Show code" in Colab) hold machinery you can read but need not: credentials, file
-# checks, caching, plotting. The lesson is in the cells you see.
+# title and folded code ("Show code" in Colab, the `…` of a collapsed cell in JupyterLab) hold machinery you
+# can read but need not: credentials, file checks, caching, plotting, timing. The lesson is in the cells
+# you see.
 
 # %% [markdown]
 # ## Setup
@@ -44,11 +52,11 @@
 # seaborn for the plots, scikit-learn for the split and the scores, Pillow, OpenCV and anywidget for the
 # drawing canvas at the end.
 #
-# The cells titled *Shared with the apps* are copies of the apps' own code (`apps/digitkit` in this
-# project's repository), made by `scripts/sync_notebook.py`, so that the notebook reads a drawing, says
-# `Not sure` and writes its files exactly as the apps do while it needs no other file.
+# The cells titled *Shared with the apps* are copies of the code of this project's two apps, so that the
+# notebook reads a drawing, says `Not sure` or `Not a digit` and writes its files exactly as the apps do,
+# while it needs no other file.
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Libraries {display-mode: "form"}
 import base64
 import contextlib
@@ -162,7 +170,7 @@ keras = import_keras()  # with TensorFlow started, its start-up log lines kept o
 import tensorflow as tf
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Hardware: TPU, several GPUs, one GPU or the CPU {display-mode: "form"}
 def pick_strategy() -> tf.distribute.Strategy:
     """Return a TPU or multi-GPU strategy when such hardware is present, else the default one."""
@@ -192,9 +200,10 @@ def describe_runtime(strategy: tf.distribute.Strategy) -> str:
 
 # %% [markdown]
 # Which versions, and which hardware? On a TPU or several GPUs a `tf.distribute` strategy spreads the
-# training; on one GPU or a CPU the default strategy is all we need.
+# training over them; on one GPU or a CPU the default strategy is all we need.
 
 # %%
+run_start = time.perf_counter()  # to say, at the end, how long Run all took
 with stderr_without_chatter():  # a TPU or GPUs log lines as they start
     strategy = pick_strategy()
 print(describe_runtime(strategy))
@@ -202,47 +211,66 @@ print(describe_runtime(strategy))
 # %% [markdown]
 # ## Parameters
 #
-# Every setting you may want to change lives in this one cell. With
-# [papermill](https://papermill.readthedocs.io) you can set them from the command line, for example
+# Every setting you may want to change lives in this one cell: in Colab a form (edit a field, then run the
+# cell, or Run all again), elsewhere plain code. With [papermill](https://papermill.readthedocs.io) you can
+# set them from the command line, for example
 # `papermill Handwritten_digit_recognition.ipynb out.ipynb -p DATA_DIR my/data -p EPOCHS 5`.
 
-# %% tags=["parameters"]
-DATA_DIR = "dataset"  # where train.csv / test.csv (or the Kaggle zip) are, or will be downloaded to
-MODEL_DIR = "models"  # where trained models are saved (and ensemble members trained ahead are found)
-OUTPUT_DIR = "outputs"  # submission.csv and metrics.json
-KAGGLE_COMPETITION = "digit-recognizer"
-KAGGLE_DATASET = ""  # an "owner/name" Kaggle dataset to download instead of the competition
-SEED = 42
-VALIDATION_SIZE = 0.1  # fraction of train.csv held out to measure accuracy
-# The original MLP
-EPOCHS = 50  # an upper bound: early stopping ends training when validation loss stops improving
-BATCH_SIZE = 128
-LEARNING_RATE = 1e-3
-EARLY_STOPPING_PATIENCE = 5
-# The tuned MLP and the CNNs follow a warm-up + cosine learning-rate schedule
-TUNED_EPOCHS = 30
-TUNED_BATCH_SIZE = 256
-TUNED_LEARNING_RATE = 2e-3  # the schedule's peak
-CNN_EPOCHS = 30
-CNN_BATCH_SIZE = 128
-CNN_LEARNING_RATE = 2e-3  # the schedule's peak
-# The ensemble: each member trains on its own random share of the training digits
-ENSEMBLE_SIZE = 15
-MEMBER_EPOCHS = 45  # ensemble members train longer than the CNN above, without early stopping
-BAG_FRACTION = 0.8  # each member learns from its own random 80% of the training digits
-AUGMENT_DEGREES = 15  # CNN training digits are rotated by up to this many degrees,
-AUGMENT_ZOOM = 0.15  # zoomed by up to 15%,
-AUGMENT_SHIFT = 0.1  # shifted by up to 10% of their size,
-STROKE_WIDTH_RATE = 0.25  # and this share of them drawn with thinner or thicker strokes
-EMA_MOMENTUM = 0.999  # members keep an average of their weights over the last steps (0: off)
-CPU_MEMBERS_TO_TRAIN = 2  # on a CPU, train at most this many missing members here (a GPU trains them all)
-TTA_SHIFT = 1  # test-time augmentation: also predict the digits shifted by this many pixels (0: off)
-DISTILL_WEIGHT = 0.7  # the distilled CNN learns this much from the ensemble, the rest from the labels
-# On the small embedded sample (no data, credentials or network) the CNNs train less, to finish in minutes
-SAMPLE_CNN_EPOCHS = 8
-SAMPLE_ENSEMBLE_SIZE = 3
-# The drawing canvas at the end ("Try it yourself")
-CANVAS_UNSURE_THRESHOLD = None  # "Not sure" below this confidence; None: the apps' UNSURE_THRESHOLD (95%)
+# %% cellView="form" tags=["parameters"]
+# @title Parameters {display-mode: "form"}
+# @markdown Where the data is (or will be downloaded to), where models and results go:
+DATA_DIR = "dataset"  # @param {type:"string"}
+MODEL_DIR = "models"  # @param {type:"string"}
+OUTPUT_DIR = "outputs"  # @param {type:"string"}
+KAGGLE_COMPETITION = "digit-recognizer"  # @param {type:"string"}
+# @markdown An "owner/name" Kaggle dataset to download instead of the competition (empty: the competition):
+KAGGLE_DATASET = ""  # @param {type:"string"}
+# @markdown The seed of the split, the initial weights and the dropout; the share of train.csv held out,
+# @markdown unseen by every model until the final comparison; the share of the rest that early stopping
+# @markdown and learning-rate cuts watch:
+SEED = 42  # @param {type:"integer"}
+VALIDATION_SIZE = 0.1  # @param {type:"number"}
+WATCH_SIZE = 0.1  # @param {type:"number"}
+# @markdown The original MLP: `EPOCHS` is an upper bound, early stopping ends training once the watched
+# @markdown loss has not improved by `MIN_IMPROVEMENT` for `EARLY_STOPPING_PATIENCE` epochs; each stall
+# @markdown halves the learning rate, down to `MIN_LEARNING_RATE`:
+EPOCHS = 50  # @param {type:"integer"}
+BATCH_SIZE = 128  # @param {type:"integer"}
+LEARNING_RATE = 1e-3  # @param {type:"number"}
+EARLY_STOPPING_PATIENCE = 5  # @param {type:"integer"}
+MIN_IMPROVEMENT = 5e-4  # @param {type:"number"}
+MIN_LEARNING_RATE = 3e-5  # @param {type:"number"}
+# @markdown The tuned MLP and the CNNs follow a warm-up + cosine learning-rate schedule to this peak:
+TUNED_EPOCHS = 30  # @param {type:"integer"}
+TUNED_BATCH_SIZE = 256  # @param {type:"integer"}
+TUNED_LEARNING_RATE = 2e-3  # @param {type:"number"}
+CNN_EPOCHS = 30  # @param {type:"integer"}
+CNN_BATCH_SIZE = 128  # @param {type:"integer"}
+CNN_LEARNING_RATE = 2e-3  # @param {type:"number"}
+# @markdown The ensemble: `ENSEMBLE_SIZE` members, each trained `MEMBER_EPOCHS` (no early stopping) on its
+# @markdown own random `BAG_FRACTION` of the training digits, keeping an average of its weights
+# @markdown (`EMA_MOMENTUM`, 0: off). A CPU trains at most `CPU_MEMBERS_TO_TRAIN` missing members, a GPU all:
+ENSEMBLE_SIZE = 15  # @param {type:"integer"}
+MEMBER_EPOCHS = 45  # @param {type:"integer"}
+BAG_FRACTION = 0.8  # @param {type:"number"}
+EMA_MOMENTUM = 0.999  # @param {type:"number"}
+CPU_MEMBERS_TO_TRAIN = 2  # @param {type:"integer"}
+# @markdown CNN training digits are rotated by up to `AUGMENT_DEGREES`, zoomed by up to `AUGMENT_ZOOM`,
+# @markdown shifted by up to `AUGMENT_SHIFT` of their size, and a share `STROKE_WIDTH_RATE` of them drawn
+# @markdown with thinner or thicker strokes:
+AUGMENT_DEGREES = 15  # @param {type:"number"}
+AUGMENT_ZOOM = 0.15  # @param {type:"number"}
+AUGMENT_SHIFT = 0.1  # @param {type:"number"}
+STROKE_WIDTH_RATE = 0.25  # @param {type:"number"}
+# @markdown Test-time augmentation also predicts the digits shifted by `TTA_SHIFT` pixels (0: off); the
+# @markdown distilled CNN learns `DISTILL_WEIGHT` from the ensemble, the rest from the labels:
+TTA_SHIFT = 1  # @param {type:"integer"}
+DISTILL_WEIGHT = 0.7  # @param {type:"number"}
+# @markdown On the small embedded sample (no data, credentials or network) the CNNs train less:
+SAMPLE_CNN_EPOCHS = 8  # @param {type:"integer"}
+SAMPLE_ENSEMBLE_SIZE = 3  # @param {type:"integer"}
+# @markdown The drawing canvas says "Not sure" below this confidence (None: the apps' 95%):
+CANVAS_UNSURE_THRESHOLD = None  # @param {type:"raw"}
 
 # %% [markdown]
 # Seeds make the split, the initial weights and the dropout masks the same on every run.
@@ -325,7 +353,7 @@ def write_atomically(path: str | Path, write: Callable[[Path], object], replace:
     return target
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Files: finding and unzipping the CSVs {display-mode: "form"}
 MAX_CSV_BYTES = 2 * 1024**3  # about a million digits; also where a zip or gzip "bomb" stops
 LEFTOVER_AGE = 60  # seconds unchanged before such a file counts as left by a killed run, not one writing now
@@ -446,7 +474,7 @@ def find_local_data(folder: Path) -> tuple[Path | None, Path | None]:
     return train, test
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Kaggle: find the credentials, download, explain failures in one line {display-mode: "form"}
 def read_colab_secret(name: str) -> str | None:
     """Return a Colab secret's value, or None outside Colab or when the secret is not shared."""
@@ -547,7 +575,7 @@ def download_from_kaggle(folder: Path, competition: str, dataset: str = "") -> P
     return target
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title The other sources (Keras' MNIST, the embedded sample) and the chain that tries them in turn {display-mode: "form"}
 def write_digits_csv(path: Path, pixels: np.ndarray, labels: np.ndarray | None = None) -> Path:
     """Write digits as a CSV in Kaggle's layout (label, pixel0..pixel783), atomically; keep an existing file."""
@@ -652,7 +680,7 @@ if on_sample:
 # binary copy next to the CSV, checked against a hash of the file, makes the next run load in a fraction
 # of a second.
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title The CSV reader: a fast pass, and a careful pass that names the line and column of a problem {display-mode: "form"}
 PIXELS = 28 * 28
 MAX_LINE_BYTES = 64 * 1024  # a row of 785 values takes about 3 KB and Kaggle's header 7 KB
@@ -993,7 +1021,7 @@ def parse_digits_csv(path: Path, kind: str, raw: bytes | None = None) -> tuple[n
     return (values[:, label].copy() if labelled else None), pixels
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title The binary cache next to each CSV {display-mode: "form"}
 CACHE_VERSION = 2
 
@@ -1062,9 +1090,7 @@ def load_digits_csv(path: Path, kind: str = "train") -> tuple[np.ndarray | None,
 # %%
 train_labels, train_pixels = load_digits_csv(train_csv, "train")
 test_labels, test_pixels = load_digits_csv(test_csv, "test") if test_csv else (None, None)
-print(
-    f"train: {len(train_pixels):,} digits x {train_pixels.shape[1]} pixels, labels {np.unique(train_labels)}"
-)
+print(f"train: {train_pixels.shape} (digits, pixels), labels {np.unique(train_labels)}")
 if test_pixels is not None:
     scored = " (labelled: it will be scored)" if test_labels is not None else ""
     print(f"test:  {len(test_pixels):,} digits{scored}")
@@ -1075,7 +1101,7 @@ if test_pixels is not None:
 # How many examples of each digit are there, and what do they look like?
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Plots: counts, digits, learning curves, confusion matrix, mistakes {display-mode: "form"}
 def plot_class_counts(labels: np.ndarray, title: str) -> None:
     """Bar chart of how many examples each digit has."""
@@ -1101,12 +1127,12 @@ def plot_digits(pixels: np.ndarray, titles: list[str], suptitle: str, columns: i
 
 
 def plot_history(history: keras.callbacks.History, title: str) -> None:
-    """Plot training and validation accuracy and loss per epoch."""
+    """Plot accuracy and loss per epoch on the training digits and on the watched ones (fit's validation)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     epochs = np.arange(1, len(history.history["loss"]) + 1)
     for ax, metric in zip(axes, ["accuracy", "loss"], strict=True):
         ax.plot(epochs, history.history[metric], label="training")
-        ax.plot(epochs, history.history[f"val_{metric}"], label="validation")
+        ax.plot(epochs, history.history[f"val_{metric}"], label="watched (x_watch)")
         ax.set(title=f"{title}: {metric}", xlabel="epoch", ylabel=metric)
         ax.legend()
         ax.grid(alpha=0.3)
@@ -1142,13 +1168,15 @@ plot_digits(train_pixels[samples], [str(train_labels[i]) for i in samples], "Sam
 # %% [markdown]
 # ## Prepare the data
 #
-# Scale the pixels from 0-255 to 0-1, turn each label into a one-hot vector of 10, and hold out a
-# validation set: the models never train on it, so their accuracy there is an honest estimate. The split
-# is stratified, so every digit is as common in both parts.
+# Networks learn best from small numbers: scale the pixels from 0-255 to 0-1. The labels become one-hot
+# vectors of 10, with a 1 at the digit's place: what the softmax at the end of each model predicts. Then hold
+# out `VALIDATION_SIZE` of the digits, stratified (every digit as common in both parts). No model learns
+# from these held-out digits or chooses anything by them: they are used once, at the end, to compare the
+# models on digits they have never seen.
 
 
-# %% cellView="form" tags=["helpers"]
-# @title Scaling, one-hot labels and the stratified split {display-mode: "form"}
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
+# @title The split, for scripts; a clear error when the data is too small to split {display-mode: "form"}
 def check_splittable(labels: np.ndarray, validation_size: float, path: Path) -> None:
     """Stop with a clear error when there are too few rows or classes for a stratified split."""
     counts = np.bincount(labels, minlength=10)
@@ -1167,17 +1195,19 @@ def check_splittable(labels: np.ndarray, validation_size: float, path: Path) -> 
 
 
 def normalize(pixels: np.ndarray) -> np.ndarray:
-    """Scale uint8 pixels to float32 in [0, 1]."""
-    return np.divide(pixels, np.float32(255), dtype=np.float32)
+    """Scale uint8 pixels to float32 in [0, 1], as "Prepare the data" does."""
+    return pixels.astype("float32") / 255
 
 
 def split_for_training(pixels: np.ndarray, labels: np.ndarray, validation_size: float, seed: int):
-    """Split off a stratified validation set, then scale the pixels and one-hot the labels of each part."""
-    train, val = train_test_split(
-        np.arange(len(labels)), test_size=validation_size, stratify=labels, random_state=seed
+    """The split of "Prepare the data": x_train, x_val, y_train, y_val, scaled and one-hot (for scripts)."""
+    return train_test_split(
+        normalize(pixels),
+        keras.utils.to_categorical(labels, 10),
+        test_size=validation_size,
+        stratify=labels,
+        random_state=seed,
     )
-    one_hot = keras.utils.to_categorical(labels, 10)
-    return normalize(pixels[train]), normalize(pixels[val]), one_hot[train], one_hot[val]
 
 
 def training_split(data_dir: Path, validation_size: float, seed: int):
@@ -1189,11 +1219,27 @@ def training_split(data_dir: Path, validation_size: float, seed: int):
 
 
 # %%
-check_splittable(train_labels, VALIDATION_SIZE, train_csv)
-x_train, x_val, y_train, y_val = split_for_training(train_pixels, train_labels, VALIDATION_SIZE, SEED)
+check_splittable(train_labels, VALIDATION_SIZE, train_csv)  # enough of every digit for both parts
+x_all = train_pixels.astype("float32") / 255  # pixel values 0-255 -> 0-1
+y_all = keras.utils.to_categorical(train_labels, 10)  # 3 -> [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+x_train, x_val, y_train, y_val = train_test_split(
+    x_all, y_all, test_size=VALIDATION_SIZE, stratify=train_labels, random_state=SEED
+)
 val_labels = y_val.argmax(axis=1)
-print(f"x_train {x_train.shape}, x_val {x_val.shape}, y_train {y_train.shape}, y_val {y_val.shape}")
-print(f"pixels in [{x_train.min()}, {x_train.max()}]")
+print(f"x_train {x_train.shape}, y_train {y_train.shape}; held out: x_val {x_val.shape}, y_val {y_val.shape}")
+
+# %% [markdown]
+# Training needs digits to watch as it goes, to stop when the model no longer improves and to lower the
+# learning rate when it stalls. Watching the held-out digits would tune the models to them, so carve
+# `WATCH_SIZE` of the *training* digits off instead: the MLPs and the CNN learn from `x_fit` and watch
+# `x_watch`.
+
+# %%
+x_fit, x_watch, y_fit, y_watch = train_test_split(
+    x_train, y_train, test_size=WATCH_SIZE, stratify=y_train.argmax(axis=1), random_state=SEED
+)
+print(f"x_fit {x_fit.shape}, x_watch {x_watch.shape}")
+
 
 # %% [markdown]
 # ## Build the model
@@ -1219,7 +1265,9 @@ def build_mlp() -> keras.Model:
 
 
 # %% [markdown]
-# Adam with categorical cross-entropy trains it; accuracy is what we watch.
+# Adam with categorical cross-entropy trains it; accuracy is what we watch. Models are built and compiled
+# inside `strategy.scope()` so that, on a TPU or several GPUs, their weights are placed on every device; on
+# one GPU or a CPU it changes nothing. `summary()` lists the layers, their output shapes and their weights.
 
 # %%
 with strategy.scope():
@@ -1232,27 +1280,46 @@ mlp.summary()
 # %% [markdown]
 # ## Train the model
 #
-# `EPOCHS` is only an upper bound. Two callbacks steer the training: the learning rate is halved when the
-# validation loss stalls, and training stops when it has not improved for `EARLY_STOPPING_PATIENCE`
-# epochs, keeping the best weights. One line per epoch.
+# `EPOCHS` is only an upper bound. Two callbacks watch the loss on `x_watch` after every epoch: one halves
+# the learning rate when it stalls (not below `MIN_LEARNING_RATE`), the other stops training when it has
+# not improved by `MIN_IMPROVEMENT` for `EARLY_STOPPING_PATIENCE` epochs and keeps the best weights. A
+# third prints one line per epoch.
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Training and scoring helpers {display-mode: "form"}
-def training_callbacks(patience: int) -> list[keras.callbacks.Callback]:
-    """Early stopping with the best weights restored, and a learning rate halved on plateaus."""
-    return [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, patience // 2 - 1)),
-    ]
+class EpochLine(keras.callbacks.Callback):
+    """One line per epoch: loss and accuracy on the training batches and on the watched digits, the
+    learning rate and the seconds it took."""
+
+    def __init__(self, watched: str = "watched"):
+        super().__init__()
+        self.watched = watched
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        rate = logs.get("learning_rate")
+        if rate is None:  # a schedule: its value after this epoch's steps
+            optimizer = self.model.optimizer
+            rate = optimizer.learning_rate
+        line = f"epoch {epoch + 1:>2}/{self.params['epochs']}: loss {logs['loss']:.4f}, accuracy {logs['accuracy']:.2%}"
+        if "val_loss" in logs:
+            line += f" | {self.watched}: loss {logs['val_loss']:.4f}, accuracy {logs['val_accuracy']:.2%}"
+        print(
+            f"{line} | learning rate {float(rate):.1e} | {time.perf_counter() - self.start:.0f} s", flush=True
+        )
 
 
 def fit_timed(model: keras.Model, x, y, validation_data, **fit_args) -> tuple[keras.callbacks.History, float]:
-    """Train a model and return its history and the seconds it took."""
+    """Train a model, one line per epoch, and return its history and the seconds it took."""
     start = time.perf_counter()
     if isinstance(x, tf.data.Dataset):
         fit_args.setdefault("shuffle", False)  # a tf.data pipeline does its own shuffling
-    history = model.fit(x, y, validation_data=validation_data, verbose=2, **fit_args)
+    callbacks = [*fit_args.pop("callbacks", []), EpochLine(fit_args.pop("watched", "watched"))]
+    history = model.fit(x, y, validation_data=validation_data, verbose=0, callbacks=callbacks, **fit_args)
     return history, time.perf_counter() - start
 
 
@@ -1276,28 +1343,42 @@ def predict_labels(
 
 
 # %%
-history, mlp_seconds = fit_timed(
-    mlp,
-    x_train,
-    y_train,
-    (x_val, y_val),
+callbacks = [
+    keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=1, min_lr=MIN_LEARNING_RATE),
+    keras.callbacks.EarlyStopping(
+        patience=EARLY_STOPPING_PATIENCE, min_delta=MIN_IMPROVEMENT, restore_best_weights=True
+    ),
+    EpochLine(),
+]
+start = time.perf_counter()
+history = mlp.fit(
+    x_fit,
+    y_fit,
+    validation_data=(x_watch, y_watch),
     epochs=EPOCHS,
     batch_size=BATCH_SIZE,
-    callbacks=training_callbacks(EARLY_STOPPING_PATIENCE),
+    callbacks=callbacks,
+    verbose=0,  # EpochLine prints instead
 )
-val_loss, val_accuracy = evaluate_model(mlp, x_val, y_val)
-print(
-    f"MLP: validation accuracy {val_accuracy:.4f}, loss {val_loss:.4f}, {len(history.epoch)} epochs in {mlp_seconds:.0f} s"
-)
+mlp_seconds = time.perf_counter() - start
+print(f"MLP: {len(history.epoch)} epochs in {mlp_seconds:.0f} s")
 
 # %% [markdown]
 # ## Evaluate
 #
-# Learning curves: training and validation accuracy and loss per epoch. When the two validation curves
-# flatten while training keeps improving, the model has learned what it can.
+# Learning curves: accuracy and loss per epoch on the training digits and on the watched ones. When the
+# watched curves flatten while training keeps improving, the model has learned what it can.
 
 # %%
 plot_history(history, f"MLP{sample_note}")
+
+# %% [markdown]
+# Now, once, the held-out digits: `evaluate` gives the loss and the accuracy on digits the MLP has never
+# seen, in training or in choosing when to stop.
+
+# %%
+val_loss, val_accuracy = mlp.evaluate(x_val, y_val, verbose=0)
+print(f"MLP on the {len(x_val):,} held-out digits: accuracy {val_accuracy:.2%}, loss {val_loss:.4f}")
 
 # %% [markdown]
 # The confusion matrix counts, for each true digit (rows), what the model said (columns). The diagonal is
@@ -1306,7 +1387,7 @@ plot_history(history, f"MLP{sample_note}")
 # %%
 val_predicted, val_probabilities = predict_labels(mlp, x_val)
 plot_confusion_matrix(
-    val_labels, val_predicted, f"MLP on the validation set{sample_note}: {val_accuracy:.2%} right"
+    val_labels, val_predicted, f"MLP on the held-out digits{sample_note}: {val_accuracy:.2%} right"
 )
 
 # %% [markdown]
@@ -1331,7 +1412,7 @@ plot_confident_mistakes(
 # The file is checked before it is written. When `test.csv` has labels, it is scored as well.
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Build, check and write the submission {display-mode: "form"}
 def make_submission(predicted: np.ndarray) -> pd.DataFrame:
     """Build Kaggle's submission table: ImageId from 1, one row per test image."""
@@ -1376,25 +1457,24 @@ else:
 # %% [markdown]
 # ## Improve the model
 #
-# The MLP sees 784 separate numbers; it does not know which pixels are neighbours. Four things do better:
+# The MLP sees 784 separate numbers; it does not know which pixels are neighbours. Four ideas may do better:
 # a wider MLP trained with a learning-rate schedule; a convolutional network (CNN) that learns local strokes
 # and is trained on slightly moved digits; an ensemble that averages several CNNs; and one CNN that learns
-# from that ensemble.
+# from that ensemble. Whether each one really does is for the held-out digits to say, at the end (*Compare*).
 #
 # The improved models follow a schedule: one epoch of warm-up to the peak learning rate, then a cosine
 # curve down to 1% of it. Early stopping watches only the second half of the schedule (in the first, the
-# high learning rate makes the validation loss jump about) and keeps the best weights. The data is fed
+# high learning rate makes the watched loss jump about) and keeps the best weights. The data is fed
 # through `tf.data`, so batches are prepared while the previous one trains.
 #
 # Digits stay the same digit when they are written slightly rotated, larger or off-centre, but not when
-# they are mirrored. So for the CNNs each training batch is warped at random: up to 10 degrees of rotation,
-# 10% of zoom and 2 pixels of shift, in one affine transform per image. People also write with a thin
-# ballpoint or a fat marker, so the strokes are made a little thinner or thicker at random too (in a quick
-# test, one epoch of it raised the share of validation digits redrawn with marker-thick strokes that a CNN
-# reads right from 84% to 93%). Validation digits are left alone.
+# they are mirrored. So for the CNNs each training batch is warped at random: up to `AUGMENT_DEGREES` of
+# rotation, `AUGMENT_ZOOM` of zoom and `AUGMENT_SHIFT` of shift, in one affine transform per image. People
+# also write with a thin ballpoint or a fat marker, so a share `STROKE_WIDTH_RATE` of the digits is drawn a
+# little thinner or thicker too. The digits watched and held out are left as they are.
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title The training pipeline: schedule, augmentation, tf.data, training with early stopping {display-mode: "form"}
 def cosine_schedule(peak: float, steps_per_epoch: int, epochs: int) -> keras.optimizers.schedules.CosineDecay:
     """Warm up for one epoch to the peak learning rate, then follow a cosine down to 1% of it."""
@@ -1518,11 +1598,13 @@ def train_scheduled(
     seed: int,
     augmentation: dict | None = None,
     ema_momentum: float = 0,
+    watched: str = "watched",
 ) -> tuple[keras.callbacks.History, float]:
     """Compile with Adam on the warm-up + cosine schedule, train with early stopping in the second half.
 
+    `x_val`, `y_val` are the digits watched after each epoch (None: none); `watched` names them in the log.
     Returns the history and the seconds it took; the model keeps the weights of its best epoch. With
-    `patience=None` it trains the whole schedule and keeps the last weights: the validation digits are then
+    `patience=None` it trains the whole schedule and keeps the last weights: the watched digits are then
     only reported, never used to pick anything. With `ema_momentum` it ends with the exponential moving
     average of its weights over the last steps (about `1 / (1 - ema_momentum)` of them).
     """
@@ -1548,10 +1630,11 @@ def train_scheduled(
         model,
         training,
         None,
-        make_dataset(x_val, y_val, 1024),
+        None if x_val is None else make_dataset(x_val, y_val, 1024),
         epochs=epochs,
         steps_per_epoch=steps,
         callbacks=stop if patience is not None else [],
+        watched=watched,
     )
     if momentum > 0:  # fit has put the averaged weights in place
         recalibrate_batch_norm(model, training, batches=min(steps, 200))
@@ -1598,12 +1681,10 @@ def build_tuned_mlp() -> keras.Model:
 with strategy.scope():
     tuned_mlp = build_tuned_mlp()
     tuned_history, tuned_seconds = train_scheduled(
-        tuned_mlp, x_train, y_train, x_val, y_val, TUNED_EPOCHS, TUNED_BATCH_SIZE, TUNED_LEARNING_RATE,
+        tuned_mlp, x_fit, y_fit, x_watch, y_watch, TUNED_EPOCHS, TUNED_BATCH_SIZE, TUNED_LEARNING_RATE,
         EARLY_STOPPING_PATIENCE, seed=SEED,
     )  # fmt: skip
-print(
-    f"Tuned MLP: validation accuracy {evaluate_model(tuned_mlp, x_val, y_val)[1]:.4f} in {tuned_seconds:.0f} s"
-)
+print(f"Tuned MLP: {len(tuned_history.epoch)} epochs in {tuned_seconds:.0f} s")
 
 # %% [markdown]
 # ### A convolutional network
@@ -1648,21 +1729,30 @@ def build_cnn(name: str = "cnn", width: float = 1.0) -> keras.Model:
 
 
 def train_cnn(
-    seed: int, x_train, y_train, x_val, y_val, settings: dict, name: str = "cnn", width: float = 1.0
+    seed: int,
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    settings: dict,
+    name: str = "cnn",
+    width: float = 1.0,
+    watched: str = "watched",
 ):
-    """Train one CNN from a seed, with augmentation; return it, its history and the seconds it took."""
+    """Train one CNN from a seed, with augmentation, watching x_val (None: nothing); return it, its history
+    and the seconds it took."""
     keras.utils.set_random_seed(seed)
     model = build_cnn(name, width)
     history, seconds = train_scheduled(
         model, x_train, y_train, x_val, y_val, settings["epochs"], settings["batch_size"],
         settings["learning_rate"], settings["patience"], seed=seed,
-        augmentation=settings["augmentation"], ema_momentum=settings.get("ema_momentum", 0),
+        augmentation=settings["augmentation"], ema_momentum=settings.get("ema_momentum", 0), watched=watched,
     )  # fmt: skip
     return model, history, seconds
 
 
 # %% [markdown]
-# Train it. On two CPU cores an epoch takes about 30 seconds; on a GPU a few seconds.
+# Train it. This is the slowest cell so far on a CPU: it prints the time each epoch took.
 
 # %%
 cnn_settings = {
@@ -1672,10 +1762,11 @@ cnn_settings = {
     "patience": EARLY_STOPPING_PATIENCE,
     "augmentation": augmentation_settings(),
 }
+build_cnn().summary()  # the layers, and the image shrinking: 28x28 -> 12x12 -> 4x4 -> 1x1
 with strategy.scope():
-    cnn, cnn_history, cnn_seconds = train_cnn(SEED, x_train, y_train, x_val, y_val, cnn_settings)
-cnn_loss, cnn_accuracy = evaluate_model(cnn, x_val, y_val)
-print(f"CNN: validation accuracy {cnn_accuracy:.4f}, loss {cnn_loss:.4f} in {cnn_seconds:.0f} s")
+    cnn, cnn_history, cnn_seconds = train_cnn(SEED, x_fit, y_fit, x_watch, y_watch, cnn_settings)
+epoch_seconds = cnn_seconds / len(cnn_history.epoch)
+print(f"CNN: {len(cnn_history.epoch)} epochs in {cnn_seconds:.0f} s ({epoch_seconds:.0f} s per epoch here)")
 plot_history(cnn_history, f"CNN{sample_note}")
 
 # %% [markdown]
@@ -1683,14 +1774,14 @@ plot_history(cnn_history, f"CNN{sample_note}")
 #
 # CNNs make fewer shared mistakes when each one learns from different data: every member of the ensemble
 # trains on its own random `BAG_FRACTION` of the training digits (bagging), with its own seed, and the
-# ensemble averages their probabilities. The validation digits stay out of every member: members train the
-# whole schedule without early stopping, so they never even use them to pick their best epoch.
+# ensemble averages their probabilities. A member trains the whole schedule of `MEMBER_EPOCHS`, without
+# early stopping; its log watches the training digits left out of its bag ("out of bag"), which are new to
+# it, and nothing it does depends on them or on the held-out digits.
 #
-# Training `ENSEMBLE_SIZE` CNNs takes a GPU a few minutes and a CPU hours, so members trained earlier for
-# *this same split and recipe* are loaded from `MODEL_DIR/ensemble` (`python scripts/train_ensemble.py`
-# trains them ahead of time, one at a time); a fingerprint of the validation set and of the recipe makes
-# sure no member has seen the digits it is scored on. On a GPU the missing members are trained here; on a
-# CPU at most `CPU_MEMBERS_TO_TRAIN` of them.
+# Members cost a CNN's training each. Members trained earlier for *this same split and recipe* are loaded
+# from `MODEL_DIR/ensemble` (a fingerprint of the held-out digits and of the recipe makes sure no member
+# has seen the digits it is scored on); the missing ones are trained here: all of them on a GPU, at most
+# `CPU_MEMBERS_TO_TRAIN` on a CPU.
 
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
@@ -1763,7 +1854,7 @@ def predict_proba(model: keras.Model, batch: np.ndarray) -> np.ndarray:
     return probabilities
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Ensemble machinery: fingerprints, bags, loading, training and saving members {display-mode: "form"}
 def split_fingerprint(x_val: np.ndarray, y_val: np.ndarray) -> str:
     """A short hash of the validation set, to recognize models trained on the same split."""
@@ -1784,7 +1875,7 @@ def architecture_fingerprint(model: keras.Model) -> str:
 def member_settings() -> dict:
     """How each member trains: a longer schedule than the CNN's, without early stopping, weights averaged.
 
-    A member never sees the validation digits, not even to pick its best epoch, so the ensemble's score on
+    A member never sees the held-out digits, not even to pick its best epoch, so the ensemble's score on
     them is as honest as a score on new digits.
     """
     return {
@@ -1873,6 +1964,7 @@ def train_member(
         y_train[out_of_bag],
         settings,
         f"cnn_seed{seed}",
+        watched="out of bag",
     )
     oob_loss, oob_accuracy = evaluate_model(model, x_train[out_of_bag], y_train[out_of_bag])
     loss, accuracy = evaluate_model(model, x_val, y_val)
@@ -1917,6 +2009,16 @@ def plot_members_curve(member_probabilities: np.ndarray, true: np.ndarray, title
     plt.show()
 
 
+def member_minutes(
+    trained_here: list[dict], cnn_epoch_seconds: float, cnn_digits: int, bag_digits: int
+) -> float:
+    """Minutes one more member takes on this runtime: as long as those trained here took, or else as long
+    as the CNN's epochs of `cnn_digits` took, scaled to `MEMBER_EPOCHS` of a member's bag."""
+    if trained_here:
+        return float(np.mean([info["train_seconds"] for info in trained_here])) / 60
+    return cnn_epoch_seconds * MEMBER_EPOCHS * bag_digits / cnn_digits / 60
+
+
 def predict_shifted(model: keras.Model, x: np.ndarray, shift: int) -> np.ndarray:
     """Probabilities averaged over the digits as they are and shifted by `shift` pixels in 4 directions."""
     images = x.reshape(-1, 28, 28)
@@ -1940,33 +2042,40 @@ for seed in to_train:
     members.append(member)
     member_infos.append(info)
 print(f"{len(members)} members ready ({len(members) - len(to_train)} loaded, {len(to_train)} trained here)")
+trained_here = member_infos[len(members) - len(to_train) :]
 if len(members) < ENSEMBLE_SIZE:
     print(
-        f"The other {ENSEMBLE_SIZE - len(members)} members take about {cnn_seconds / 60:.0f} min each on this "
-        "machine: train them ahead with `python scripts/train_ensemble.py`, or use a GPU runtime."
+        f"That is {len(members)} of ENSEMBLE_SIZE = {ENSEMBLE_SIZE}. Each more member takes about "
+        f"{member_minutes(trained_here, epoch_seconds, len(x_fit), BAG_FRACTION * len(x_train)):.0f} min on this "
+        "runtime: raise CPU_MEMBERS_TO_TRAIN to train more here, or pick a GPU runtime (Runtime → Change "
+        f"runtime type) and Run all again, which trains all {ENSEMBLE_SIZE}. The curve below shows what each "
+        "member added in this run."
     )
 ensemble = build_ensemble(members)
 member_probabilities = np.stack([predict_labels(member, x_val)[1] for member in members])
 ensemble_probabilities = member_probabilities.mean(axis=0)  # what the ensemble computes, member by member
 ensemble_loss, ensemble_accuracy = scores(ensemble_probabilities, y_val)
-print(
-    f"Ensemble of {len(members)} CNNs: validation accuracy {ensemble_accuracy:.4f}, loss {ensemble_loss:.4f}"
-)
+print(f"Ensemble of {len(members)} CNNs on the held-out digits: accuracy {ensemble_accuracy:.2%}")
 
 # %% [markdown]
 # How does the error fall as members are added? Each point averages the first *k* members.
 
 # %%
-plot_members_curve(member_probabilities, val_labels, f"Ensemble on the validation set{sample_note}")
+plot_members_curve(member_probabilities, val_labels, f"Ensemble on the held-out digits{sample_note}")
 
 # %% [markdown]
 # **Test-time augmentation** asks the ensemble about each digit five times, as it is and shifted by
-# `TTA_SHIFT` pixels up, down, left and right, and averages the answers.
+# `TTA_SHIFT` pixels up, down, left and right, and averages the answers. It may help or not: *Compare*
+# below says whether the difference is more than chance.
 
 # %%
 tta_probabilities = np.mean([predict_shifted(member, x_val, TTA_SHIFT) for member in members], axis=0)
 tta_accuracy = float(np.mean(tta_probabilities.argmax(axis=1) == val_labels))
-print(f"Ensemble: {ensemble_accuracy:.4f} as it is, {tta_accuracy:.4f} with test-time augmentation")
+tta_wrong, ensemble_wrong = (
+    np.sum(tta_probabilities.argmax(axis=1) != val_labels),
+    np.sum(ensemble_probabilities.argmax(axis=1) != val_labels),
+)
+print(f"Ensemble: {ensemble_wrong} wrong as it is, {tta_wrong} with test-time augmentation")
 
 # %% [markdown]
 # Where does the ensemble still go wrong?
@@ -1976,7 +2085,7 @@ ensemble_predicted = ensemble_probabilities.argmax(axis=1)
 plot_confusion_matrix(
     val_labels,
     ensemble_predicted,
-    f"Ensemble on the validation set{sample_note}: {ensemble_accuracy:.2%} right",
+    f"Ensemble on the held-out digits{sample_note}: {ensemble_accuracy:.2%} right",
 )
 plot_confident_mistakes(
     x_val, val_labels, ensemble_predicted, ensemble_probabilities, f"The ensemble's mistakes{sample_note}"
@@ -1988,11 +2097,12 @@ plot_confident_mistakes(
 # An ensemble is slow: it runs every member for every digit. *Knowledge distillation* (Hinton et al., 2015)
 # trains one CNN of the same design on the ensemble's averaged probabilities (`DISTILL_WEIGHT` of the
 # target) and the true labels (the rest). The probabilities say more than the labels: that a `7` looks a
-# little like a `1`, and how sure the ensemble is. Like the members, it is loaded when it was trained ahead
-# for this split and these members (`python scripts/train_ensemble.py` trains it after the members).
+# little like a `1`, and how sure the ensemble is. It trains the members' fixed schedule on all the
+# training digits and watches none. Like the members, it is loaded when it was trained earlier for this
+# split and these members, and trained here otherwise (on a CPU too: it costs about as much as a member).
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Distillation: soft targets from the ensemble {display-mode: "form"}
 def distilled_recipe(recipe: dict, member_infos: list[dict], weight: float) -> dict:
     """What a distilled CNN must share with this run to be reused: the members' recipe, seeds and weight."""
@@ -2000,11 +2110,14 @@ def distilled_recipe(recipe: dict, member_infos: list[dict], weight: float) -> d
 
 
 def train_distilled(teacher: keras.Model, x_train, y_train, x_val, y_val, settings: dict, recipe: dict):
-    """Train one CNN on the teacher's probabilities (the recipe's weight) mixed with the true labels."""
+    """Train one CNN on the teacher's probabilities (the recipe's weight) mixed with the true labels.
+
+    It watches nothing while it trains (a fixed schedule); x_val, y_val score it once, for its record.
+    """
     weight = recipe["distill_weight"]
     soft = teacher.predict(x_train, batch_size=1024, verbose=0)
     targets = (weight * soft + (1 - weight) * y_train).astype(np.float32)
-    model, history, seconds = train_cnn(SEED, x_train, targets, x_val, y_val, settings, "distilled")
+    model, history, seconds = train_cnn(SEED, x_train, targets, None, None, settings, "distilled")
     loss, accuracy = evaluate_model(model, x_val, y_val)
     info = recipe | {
         "seed": SEED,
@@ -2019,28 +2132,30 @@ def train_distilled(teacher: keras.Model, x_train, y_train, x_val, y_val, settin
 # %%
 distill_recipe = distilled_recipe(recipe, member_infos, DISTILL_WEIGHT)
 distilled, distilled_info = load_matching(model_dir / "distilled.keras", distill_recipe)
-if distilled is None and (on_accelerator or on_sample or len(to_train) < CPU_MEMBERS_TO_TRAIN):
+if distilled is None:
     with strategy.scope():
         distilled, distilled_info = train_distilled(
             ensemble, x_train, y_train, x_val, y_val, member_settings(), distill_recipe
         )
     save_member(distilled, distilled_info, model_dir, name="distilled")
-if distilled is None:
-    print(
-        "No distilled CNN for these members: `python scripts/train_ensemble.py` trains it after the members."
-    )
+    print(f"Distilled CNN: trained here in {distilled_info['train_seconds'] / 60:.0f} min")
 else:
-    print(f"Distilled CNN: validation accuracy {evaluate_model(distilled, x_val, y_val)[1]:.4f}")
+    print(f"Distilled CNN: loaded, trained earlier for these {len(members)} members")
 
 # %% [markdown]
 # ### Compare
 #
-# Validation accuracy, mistakes, size, training time, and the time to classify 1,000 digits (median of 5
-# runs). The ensemble's training time counts all its members, including those trained ahead of time.
+# Now every model meets the held-out digits: accuracy, mistakes, size, training time, and the time to
+# classify 1,000 digits (the median of 2 to 5 runs: fewer for the slow ones). The ensemble's training time counts
+# all its members, including those trained earlier.
+#
+# With a few dozen mistakes in a few thousand digits, chance alone moves a count by several digits: another
+# draw of held-out digits would give other counts. The table gives, for each model, a 95% interval of its
+# mistakes (a bootstrap: the held-out digits drawn again with replacement, 2,000 times).
 
 
-# %% cellView="form" tags=["helpers"]
-# @title Timing and the comparison table {display-mode: "form"}
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
+# @title Timing, the comparison table, and tests of a difference against chance {display-mode: "form"}
 def inference_ms_per_1000(predict, x: np.ndarray, repeats: int = 5, budget_s: float = 5.0) -> float:
     """Median milliseconds a prediction function takes for 1,000 images (fewer repeats for slow ones)."""
     batch = x[:1000]
@@ -2053,21 +2168,40 @@ def inference_ms_per_1000(predict, x: np.ndarray, repeats: int = 5, budget_s: fl
     return float(np.median(times)) * 1000 * 1000 / len(batch)
 
 
-def compare_models(rows, x_val: np.ndarray, y_val: np.ndarray) -> pd.DataFrame:
-    """A table of (name, model, its validation probabilities, training seconds[, predict]) rows.
+def wrong_interval(right: np.ndarray, draws: int = 2000, seed: int = SEED) -> tuple[int, int]:
+    """A 95% bootstrap interval of the number of mistakes: the digits drawn again with replacement."""
+    rng = np.random.default_rng(seed)
+    counts = [np.sum(~right[rng.integers(0, len(right), len(right))]) for _ in range(draws)]
+    low, high = np.percentile(counts, [2.5, 97.5])
+    return int(low), int(high)
 
-    Accuracy, mistakes, parameters, training time and milliseconds per 1,000 images; `predict` is how the
-    row predicts (default: the model itself).
+
+def mcnemar_p(right_a: np.ndarray, right_b: np.ndarray) -> float:
+    """McNemar's exact test: how likely a split at least this uneven of the digits that only one of two
+    models gets right would be if both were equally good (two-sided)."""
+    only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    n = only_a + only_b
+    tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def compare_models(rows, x_val: np.ndarray, y_val: np.ndarray) -> pd.DataFrame:
+    """A table of (name, model, its held-out probabilities, training seconds[, predict]) rows.
+
+    Accuracy, mistakes with their 95% interval, parameters, training time and milliseconds per 1,000 images;
+    `predict` is how the row predicts (default: the model itself).
     """
     table = []
     for name, model, probabilities, seconds, *how in rows:
         predict = how[0] if how else lambda x, model=model: model.predict(x, batch_size=1024, verbose=0)
-        wrong = int(np.sum(probabilities.argmax(axis=1) != y_val.argmax(axis=1)))
+        right = probabilities.argmax(axis=1) == y_val.argmax(axis=1)
+        low, high = wrong_interval(right)
         table.append(
             {
                 "model": name,
-                "validation accuracy": 1 - wrong / len(x_val),
-                "wrong": wrong,
+                "held-out accuracy": right.mean(),
+                "wrong": int(np.sum(~right)),
+                "wrong, 95% interval": f"{low}-{high}",
                 "parameters": model.count_params(),
                 "training s": seconds,
                 "ms per 1,000 images": inference_ms_per_1000(predict, x_val),
@@ -2080,7 +2214,7 @@ def show_comparison(table: pd.DataFrame):
     """The comparison table, formatted for reading."""
     return table.style.format(
         {
-            "validation accuracy": "{:.2%}",
+            "held-out accuracy": "{:.2%}",
             "wrong": "{:,}",
             "parameters": "{:,}",
             "training s": "{:,.0f}",
@@ -2089,13 +2223,37 @@ def show_comparison(table: pd.DataFrame):
     )
 
 
+def verdict(name_a: str, right_a: np.ndarray, name_b: str, right_b: np.ndarray, level: float = 0.05) -> str:
+    """One sentence: does model b make fewer or more mistakes than model a, beyond chance (McNemar)?"""
+    wrong_a, wrong_b = int(np.sum(~right_a)), int(np.sum(~right_b))
+    only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    p = mcnemar_p(right_a, right_b)
+    if p >= level:
+        finding = "no difference beyond chance"
+    else:
+        finding = f"{name_b} is {'better' if wrong_b < wrong_a else 'worse'}"
+    return (
+        f"{name_b} vs {name_a}: {wrong_b} vs {wrong_a} wrong; of the digits only one of them gets right, "
+        f"{only_b} go to the {name_b} and {only_a} to the {name_a} (McNemar p = {p:.2g}): {finding}."
+    )
+
+
 # %%
 ensemble_seconds = sum(info["train_seconds"] for info in member_infos)
+ensemble_name = f"ensemble of {len(members)} CNNs"
+held_out = {  # each model's probabilities for the held-out digits
+    "original MLP": val_probabilities,
+    "tuned MLP": predict_labels(tuned_mlp, x_val)[1],
+    "CNN": predict_labels(cnn, x_val)[1],
+    ensemble_name: ensemble_probabilities,
+    "ensemble + test-time augmentation": tta_probabilities,
+    "distilled CNN": predict_labels(distilled, x_val)[1],
+}
 rows = [
-    ("original MLP", mlp, val_probabilities, mlp_seconds),
-    ("tuned MLP", tuned_mlp, predict_labels(tuned_mlp, x_val)[1], tuned_seconds),
-    ("CNN", cnn, predict_labels(cnn, x_val)[1], cnn_seconds),
-    (f"ensemble of {len(members)} CNNs", ensemble, ensemble_probabilities, ensemble_seconds),
+    ("original MLP", mlp, held_out["original MLP"], mlp_seconds),
+    ("tuned MLP", tuned_mlp, held_out["tuned MLP"], tuned_seconds),
+    ("CNN", cnn, held_out["CNN"], cnn_seconds),
+    (ensemble_name, ensemble, ensemble_probabilities, ensemble_seconds),
     (
         "ensemble + test-time augmentation",
         ensemble,
@@ -2103,12 +2261,27 @@ rows = [
         ensemble_seconds,
         lambda x: predict_shifted(ensemble, x, TTA_SHIFT),
     ),
+    ("distilled CNN", distilled, held_out["distilled CNN"], distilled_info["train_seconds"]),
 ]
-if distilled is not None:
-    rows.append(
-        ("distilled CNN", distilled, predict_labels(distilled, x_val)[1], distilled_info["train_seconds"])
-    )
 show_comparison(compare_models(rows, x_val, y_val))
+
+# %% [markdown]
+# Is each step an improvement? Two models that make about as many mistakes may still get different digits
+# wrong. McNemar's test looks only at the digits where they disagree: if both models were equally good,
+# each would win about half of those. A *p* below 0.05 means a split that uneven happens by chance less
+# than once in 20 times; only then do we call one model better.
+
+# %%
+right = {name: probabilities.argmax(axis=1) == val_labels for name, probabilities in held_out.items()}
+for a, b in [
+    ("original MLP", "tuned MLP"),
+    ("tuned MLP", "CNN"),
+    ("CNN", ensemble_name),
+    (ensemble_name, "ensemble + test-time augmentation"),
+    ("CNN", "distilled CNN"),
+    (ensemble_name, "distilled CNN"),
+]:
+    print(verdict(a, right[a], b, right[b]))
 
 # %% [markdown]
 # The ensemble writes the final submission:
@@ -2128,7 +2301,7 @@ if x_test is not None:
 # replaces a good one.
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Metrics of a trained model {display-mode: "form"}
 def model_metrics(model: keras.Model, epochs: int, seconds: float, x, y, probabilities=None) -> dict:
     """Validation accuracy and loss, epochs, training time and size of a trained model.
@@ -2147,6 +2320,7 @@ def model_metrics(model: keras.Model, epochs: int, seconds: float, x, y, probabi
 
 # %%
 metrics = {"data": data_source, "train_rows": int(len(x_train)), "validation_rows": int(len(x_val))}
+metrics["watched_rows"] = int(len(x_watch))  # of the training rows, watched by the MLPs and the CNN
 metrics["mlp"] = model_metrics(mlp, len(history.epoch), mlp_seconds, x_val, y_val)
 metrics["tuned_mlp"] = model_metrics(tuned_mlp, len(tuned_history.epoch), tuned_seconds, x_val, y_val)
 metrics["cnn"] = model_metrics(cnn, len(cnn_history.epoch), cnn_seconds, x_val, y_val)
@@ -2171,11 +2345,14 @@ print(
 )
 
 # %% [markdown]
-# A softmax always names a digit, even for a letter or a doodle. The apps check first whether a drawing is a
-# digit at all: the features a model computes for real digits (the channels of each block, and what its
-# classifier sees) fall in ten clusters, one per digit, and an input far from all of them is `Not a digit`.
-# The clusters of each saved model go to `MODEL_DIR/novelty.npz`, where the apps look for them, with the
-# distance that refuses 1% of the validation digits. The canvas below answers with the same check.
+# ## Sure of anything?
+#
+# Every model here ends in a softmax, which shares 100% among the ten digits: it always names one, even for
+# a letter or a doodle, and often with great confidence. The apps therefore check first whether a drawing
+# is a digit at all: the features a model computes for real digits (the channels of each block, and what
+# its classifier sees) fall in ten clusters, one per digit, and an input far from all of them is
+# `Not a digit`. The clusters of each saved model go to `MODEL_DIR/novelty.npz`, where the apps look for
+# them, with the distance that refuses 1% of the held-out digits.
 
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
@@ -2372,7 +2549,7 @@ def fit_clusters(
     return DigitClusters(clusters.layers, threshold, model_sha256)
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Fitting the digit check of the saved models {display-mode: "form"}
 def check_training_digits(x: np.ndarray, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The training digits as the CNNs learned them, to fit the digit check on: as they are, and again with
@@ -2413,21 +2590,6 @@ else:
     print(f"{member_dir}/ holds other members too: no digit check for that ensemble here")
 digit_checks = save_digit_checks(saved, x_train, y_train.argmax(axis=1), x_val, model_dir / NOVELTY_FILE)
 print(f"Wrote {model_dir / NOVELTY_FILE}: the digit check of the {', '.join(saved)}")
-
-# %% [markdown]
-# ## Try it yourself
-#
-# Draw a digit with the mouse, a pen or a finger and watch the models trained above read it. After each
-# stroke (and a few times a second while you draw) the drawing goes through the MNIST recipe: crop to the
-# ink, shrink its longest side to 20 pixels, centre it by its centre of mass in a 28x28 field. The panel
-# shows that 28x28 image, the ten probabilities and the answer, read exactly as the apps read it: below 95%
-# confidence (`UNSURE_THRESHOLD`) it says `Not sure` and names the likeliest digits instead, and a drawing
-# that the digit check above refuses is `Not a digit` (for the saved models; the tuned MLP has no check).
-# Pick another model to compare.
-#
-# The canvas is an [anywidget](https://anywidget.dev) (Colab ships it). It starts with a validation digit
-# retraced as pen strokes: press **Clear** and draw your own. Where widgets cannot run (this notebook on
-# GitHub, a papermill run) a still picture of that example shows instead.
 
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
@@ -2684,7 +2846,7 @@ def predict_drawing(
     return prediction_from(probabilities[0], model_input, threshold, is_digit=bool(is_digit[0]))
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Pen strokes to drawings {display-mode: "form"}
 BOARD_SIZE = 280  # the canvas is 280x280 pixels: ten times the model's 28x28 field ...
 PEN_WIDTH = 18  # ... and a digit drawn ~200 px tall shrinks to 20 px, so an 18 px pen becomes MNIST's ~2 px
@@ -2745,7 +2907,78 @@ def digit_as_strokes(pixels: np.ndarray, size: int = BOARD_SIZE) -> list[list[li
     return strokes
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
+# @title Drawings that are not digits: letters, signs and doodles as pen strokes {display-mode: "form"}
+def circle(x: float, y: float, radius: float, start: float = 0, end: float = 360) -> list[list[float]]:
+    """An arc of a circle as one pen stroke, from `start` to `end` degrees."""
+    angles = np.radians(np.linspace(start, end, 40))
+    return [[x + radius * np.cos(a), y + radius * np.sin(a)] for a in angles]
+
+
+def star(x: float, y: float, radius: float) -> list[list[float]]:
+    """A five-pointed star drawn in one stroke."""
+    angles = np.radians(-90 + 144 * np.arange(6))
+    return [[x + radius * np.cos(a), y + radius * np.sin(a)] for a in angles]
+
+
+NON_DIGITS = {  # on the canvas' 280x280 board
+    "A": [[[70, 240], [140, 40], [210, 240]], [[100, 160], [180, 160]]],
+    "W": [[[40, 60], [90, 230], [140, 100], [190, 230], [240, 60]]],
+    "X": [[[60, 50], [220, 230]], [[220, 50], [60, 230]]],
+    "#": [[[110, 40], [95, 240]], [[185, 40], [170, 240]], [[50, 100], [240, 100]], [[40, 180], [230, 180]]],
+    "star": [star(140, 150, 110)],
+    "smiley": [
+        circle(140, 140, 100),
+        circle(105, 110, 8),
+        circle(175, 110, 8),
+        circle(140, 150, 50, 30, 150),
+    ],
+    "spiral": [[[140 + t * np.cos(t) * 9, 140 + t * np.sin(t) * 9] for t in np.linspace(0, 11, 120)]],
+    "zigzag": [[[40, 70], [240, 100], [40, 130], [240, 160], [40, 190], [240, 220]]],
+}
+
+
+# %% [markdown]
+# Eight drawings that are not digits, read as the apps read a drawing (the folded cells above hold the
+# apps' recipe: crop to the ink, scale, centre in 28x28), first by the CNN alone, then with its digit check:
+
+# %%
+drawings = {name: render_strokes(strokes) for name, strokes in NON_DIGITS.items()}
+alone = {name: predict_drawing(cnn, drawing) for name, drawing in drawings.items()}
+checked = {name: predict_drawing(cnn, drawing, digit_checks["cnn"]) for name, drawing in drawings.items()}
+titles = [f"{name}\nalone: {alone[name].digit} ({percent(alone[name].confidence)})" for name in drawings]
+titles = [f"{title}\nchecked: {checked[name].label}" for title, name in zip(titles, drawings, strict=True)]
+plot_digits(np.stack([p.model_input for p in alone.values()]), titles, "What the CNN says to non-digits", 8)
+for name, check in digit_checks.items():
+    views = [predict_drawing(saved[name][0], drawing, check) for drawing in drawings.values()]
+    sure = sum(p.confidence >= UNSURE_THRESHOLD for p in views)
+    refused = sum(p.status is Status.NOT_A_DIGIT for p in views)
+    print(
+        f"{name}: sure of a digit for {sure} of {len(views)} drawings alone; {refused} refused with its check"
+    )
+
+# %%
+print(
+    f"Run all, up to here: {(time.perf_counter() - run_start) / 60:.1f} minutes ({describe_runtime(strategy)})"
+)
+
+# %% [markdown]
+# ## Try it yourself
+#
+# Draw a digit with the mouse, a pen or a finger and watch the models trained above read it. After each
+# stroke (and a few times a second while you draw) the drawing goes through the MNIST recipe: crop to the
+# ink, shrink its longest side to 20 pixels, centre it by its centre of mass in a 28x28 field. The panel
+# shows that 28x28 image, the ten probabilities and the answer, read exactly as the apps read it: below 95%
+# confidence (`UNSURE_THRESHOLD`) it says `Not sure` and names the likeliest digits instead, and a drawing
+# that the digit check above refuses is `Not a digit` (for the saved models; the tuned MLP has no check).
+# Pick another model to compare.
+#
+# The canvas is an [anywidget](https://anywidget.dev) (Colab ships it). It starts with a held-out digit
+# retraced as pen strokes: press **Clear** and draw your own. Where widgets cannot run (this notebook on
+# GitHub, a papermill run) a still picture of that example shows instead.
+
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Reading a drawing {display-mode: "form"}
 def answer_words(prediction: Prediction) -> str:
     """The apps' headline, with the confidence when the digit is stated: `Prediction: 7 (99% sure)`."""
@@ -2782,7 +3015,7 @@ def plot_reading(drawing: np.ndarray, prediction: Prediction, model_name: str) -
     return fig
 
 
-# %% cellView="form" tags=["helpers"]
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title The drawing canvas widget {display-mode: "form"}
 DIGIT_CANVAS_JS = """
 const copy = (strokes) => strokes.map((stroke) => stroke.map((point) => point.slice()));
@@ -3064,7 +3297,7 @@ trained = {  # the name on the canvas: the model, and the name it was saved unde
     "tuned MLP": (tuned_mlp, None),
     "original MLP": (mlp, "mlp"),
 }
-example = x_val[np.flatnonzero(val_labels == 3)[0]]  # a validation digit: no model trained on it
+example = x_val[np.flatnonzero(val_labels == 3)[0]]  # a held-out digit: no model trained on it
 canvas = DigitCanvas(
     {name: model for name, (model, _) in trained.items() if model is not None},  # no distilled CNN, maybe
     {name: digit_checks[saved] for name, (_, saved) in trained.items() if saved in digit_checks},
