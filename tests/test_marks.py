@@ -103,6 +103,14 @@ def test_a_refused_dash_is_left_out_and_a_refused_small_mark_is_doubtful():
     ]
 
 
+def test_a_wide_refused_mark_as_tall_as_most_digits_is_doubtful_not_a_dash():
+    # a 5 whose long bar makes it three times wider than tall (a real validation digit did), at 65% of
+    # the digits' height: silently dropped as a dash before
+    marks = row(0.5, 0.5)
+    wide = mark(marks[1].box.x + WIDTH + GAP, distance=3.0, h=int(0.65 * HEIGHT), w=int(2.1 * HEIGHT))
+    assert verdicts(decide([*marks, wide, mark(wide.box.x + wide.box.w + GAP)])) == ["4", "4", "4?", "4"]
+
+
 def test_a_1_leaning_like_a_slash_is_doubtful_at_either_end_only():
     steep = stroke(SLASH_SLANT + 8)
     assert slant(steep) > SLASH_SLANT and abs(slant(stroke())) < 2

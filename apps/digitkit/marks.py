@@ -40,7 +40,7 @@ ROW_MARGIN = 1.2  # in a row of digits, a mark as tall as they are is a digit up
 ROW_HEIGHT_SHARE = 0.7  # a mark this share of the digits' median height is as tall as they are (a 0 is often
 # shorter)
 DOT_SHARE = 0.35  # a mark shorter than this share of the digits' height is a dot ...
-FLAT_RATIO = 1.5  # ... unless it is this many times wider than tall (a dash; a refused one is left out too)
+FLAT_RATIO = 1.5  # ... or, this many times wider than tall, a dash (a refused one is left out too)
 GAP_RATIO = 1.5  # a gap this many times the digits' median gap (and a fifth of their height) sets marks
 # apart from the number (the "No." or "#" written before it)
 SLASH_SLANT = 38.0  # degrees: a "1" leaning right more than this may be a slash (2% of Kaggle's 1s do)
@@ -214,8 +214,9 @@ def _is_dot(box: DigitBox, height: float) -> bool:
 
 
 def _is_flat(box: DigitBox, row: _Row) -> bool:
-    """Shorter than the digits and much wider than tall: a dash (or a flat 2)."""
-    return box.h < ROW_HEIGHT_SHARE * row.height and box.w >= FLAT_RATIO * box.h
+    """As short as a dot and much wider than tall: a dash. (A wide mark of more height, such as a 5 with a
+    long bar, may be a digit: it is never left out of the number for its shape.)"""
+    return box.h < DOT_SHARE * row.height and box.w >= FLAT_RATIO * box.h
 
 
 def _groups(marks: list[Mark], kept: list[int], row: _Row) -> list[list[int]]:
