@@ -22,11 +22,11 @@
 # [Digit Recognizer](https://www.kaggle.com/competitions/digit-recognizer) data, then measure how well they do.
 #
 # **Before Run all, pick a runtime.** In Colab: **Runtime → Change runtime type → T4 GPU**, then **Runtime →
-# Run all**. On a GPU every model trains here, the whole ensemble included. On a CPU runtime (Colab's
-# default, 2 cores) an epoch of the CNN takes 15-20 seconds, so the notebook trains the CNN, only
-# `CPU_MEMBERS_TO_TRAIN` of the ensemble's `ENSEMBLE_SIZE` members and the distilled CNN: about an hour (an
-# estimate from 2-core epoch times; we have not timed it on a GPU, where it should take well under that).
-# Each training cell prints how long it took, and the cell before *Try it yourself* the time of the whole run.
+# Run all**. On a GPU every model trains here, the whole ensemble included (we have not timed that: this
+# project had no GPU). On a CPU runtime (Colab's default, 2 cores) the notebook trains the MLPs, the CNN,
+# only `CPU_MEMBERS_TO_TRAIN` of the ensemble's `ENSEMBLE_SIZE` members and the distilled CNN: about an
+# hour, by our estimate from the CNN's epoch times on 2 cores. Each training cell prints how long its epochs
+# took, and the cell before *Try it yourself* the time of the whole run.
 #
 # It will:
 #
@@ -1115,7 +1115,10 @@ def plot_class_counts(labels: np.ndarray, title: str) -> None:
 def plot_digits(pixels: np.ndarray, titles: list[str], suptitle: str, columns: int = 10) -> None:
     """Show digits in a grid, each with a small title."""
     rows = int(np.ceil(len(pixels) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3))
+    title_lines = max((title.count("\n") + 1 for title in titles), default=1)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * 1.1, rows * max(1.3, 1.0 + 0.25 * title_lines))
+    )
     for ax in np.ravel(axes):
         ax.axis("off")
     for ax, image, title in zip(np.ravel(axes), pixels, titles, strict=False):
@@ -2034,6 +2037,7 @@ members, member_infos, missing = load_members(member_dir, recipe, range(SEED + 1
 on_accelerator = bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 to_train = missing if on_accelerator or on_sample else missing[: max(CPU_MEMBERS_TO_TRAIN, 1 - len(members))]
 for seed in to_train:
+    print(f"Member {len(members) + 1} of {ENSEMBLE_SIZE} (seed {seed}):")
     with strategy.scope():
         member, info = train_member(
             seed, x_train, y_train, x_val, y_val, member_settings(), BAG_FRACTION, recipe
@@ -2348,11 +2352,11 @@ print(
 # ## Sure of anything?
 #
 # Every model here ends in a softmax, which shares 100% among the ten digits: it always names one, even for
-# a letter or a doodle, and often with great confidence. The apps therefore check first whether a drawing
-# is a digit at all: the features a model computes for real digits (the channels of each block, and what
-# its classifier sees) fall in ten clusters, one per digit, and an input far from all of them is
-# `Not a digit`. The clusters of each saved model go to `MODEL_DIR/novelty.npz`, where the apps look for
-# them, with the distance that refuses 1% of the held-out digits.
+# a letter or a doodle, and may be sure of it (the count below says how often, here). The apps therefore
+# check first whether a drawing is a digit at all: the features a model computes for real digits (the
+# channels of each block, and what its classifier sees) fall in ten clusters, one per digit, and an input
+# far from all of them is `Not a digit`. The clusters of each saved model go to `MODEL_DIR/novelty.npz`,
+# where the apps look for them, with the distance that refuses 1% of the held-out digits.
 
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
@@ -2940,14 +2944,15 @@ NON_DIGITS = {  # on the canvas' 280x280 board
 
 # %% [markdown]
 # Eight drawings that are not digits, read as the apps read a drawing (the folded cells above hold the
-# apps' recipe: crop to the ink, scale, centre in 28x28), first by the CNN alone, then with its digit check:
+# apps' recipe: crop to the ink, scale, centre in 28x28), by the CNN alone (its digit and confidence), then
+# with its digit check (`refused`: `Not a digit`; a digit with `?`: `Not sure`):
 
 # %%
 drawings = {name: render_strokes(strokes) for name, strokes in NON_DIGITS.items()}
 alone = {name: predict_drawing(cnn, drawing) for name, drawing in drawings.items()}
 checked = {name: predict_drawing(cnn, drawing, digit_checks["cnn"]) for name, drawing in drawings.items()}
-titles = [f"{name}\nalone: {alone[name].digit} ({percent(alone[name].confidence)})" for name in drawings]
-titles = [f"{title}\nchecked: {checked[name].label}" for title, name in zip(titles, drawings, strict=True)]
+words = {name: "refused" if p.status is Status.NOT_A_DIGIT else p.label for name, p in checked.items()}
+titles = [f"alone: {p.digit} ({percent(p.confidence)})\ncheck: {words[name]}" for name, p in alone.items()]
 plot_digits(np.stack([p.model_input for p in alone.values()]), titles, "What the CNN says to non-digits", 8)
 for name, check in digit_checks.items():
     views = [predict_drawing(saved[name][0], drawing, check) for drawing in drawings.values()]

@@ -138,3 +138,17 @@ def test_the_drawing_canvas_leaves_a_still_picture_where_widgets_cannot_run(exec
     assert (
         canvas["answer"].startswith(("Prediction: 3 (", "Not sure: ")) and len(canvas["probabilities"]) == 10
     )
+
+
+def test_training_prints_a_line_per_epoch_and_the_comparison_tests_each_step_against_chance(executed):
+    _, notebook = executed
+    text = cell_text(notebook)
+    assert "Epoch 1/" not in text and "/step" not in text  # Keras' own two lines per epoch
+    assert "epoch  1/4: loss " in text and "| watched: loss " in text  # the MLP, watching x_watch
+    assert "epoch  1/3: loss " in text and "| out of bag: loss " in text  # the members
+    verdicts = [line for line in text.splitlines() if "(McNemar p = " in line]
+    assert len(verdicts) == 6 and all(
+        line.endswith(("no difference beyond chance.", "is better.", "is worse.")) for line in verdicts
+    )
+    assert "That is 2 of ENSEMBLE_SIZE" not in text  # the sample trains every member it asks for
+    assert "cnn: sure of a digit for " in text and "Run all, up to here: " in text
