@@ -1,0 +1,224 @@
+"""Teach the model your handwriting: your drawings with the digit each one is, used from the next drawing on.
+
+MNIST's writers are mostly American: a 1 with a flag, a crossed 7 or an open 4 may be misread or refused
+however well the model scores on MNIST. The user's examples become extra points of their digit's cluster
+in the model's feature space (the space of the digit check, novelty.py): a drawing that lies nearer to one
+of them than TAUGHT_RATIO of its distance to the nearest digit's mean is read as that example's digit,
+and the digit check accepts whatever lies near an example as it does near a digit's mean. The model itself
+is not changed, so undoing or forgetting an example undoes its effect exactly.
+
+Chosen by measurement on the tuning seeds (benchmarks/bench_teaching.py): this prototype memory beat a
+short fine-tuning of the last layer on the examples mixed with MNIST digits, and needs no MNIST digits.
+
+Use: `examples = TaughtExamples().add(prediction.model_input, 1)`, then
+`prediction, example = predict_with_examples(model, drawing, check, examples)`; `examples.to_bytes()` and
+`TaughtExamples.from_bytes(data, name)` keep them in a file (`save`, `load` on disk).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from digitkit.files import write_atomically
+from digitkit.models import CLASS_COUNT
+from digitkit.novelty import DigitClusters, features_and_probabilities, with_prototypes
+from digitkit.prediction import UNSURE_THRESHOLD, Prediction, predict_drawing, prediction_from
+from digitkit.preprocess import FIELD_SIZE, to_model_input_image
+
+if TYPE_CHECKING:
+    import keras
+
+    from digitkit.novelty import DigitCheck
+
+# A drawing takes a taught example's digit when its distance to the example is under this share of its
+# distance to the nearest digit's mean. On the tuning seeds (bench_teaching.py --ratios): 0.7 left a 1
+# with a flag read right 97% (CNN) / 98% (ensemble) of the time after 3 examples, 0.8 98% / 100%, 0.85
+# 100% / 100% but moved a validation digit (0.05 points, CNN); 0.8 moved none.
+TAUGHT_RATIO = 0.8
+# At most this many examples are kept (each drawing is read with all of them in one batch through the
+# model); bench_teaching.py times one drawing with this many.
+MAX_EXAMPLES = 200
+FILE_KIND = "digit-teaching-examples/1"  # written in every file, checked when one is read
+
+
+class TeachingFileError(ValueError):
+    """A file of taught examples that cannot be read: the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class TaughtExamples:
+    """The user's examples: each one the 28x28 input the model saw and the digit the user said it is.
+
+    Immutable: add, undo and forget give new examples, so a page can keep them and undo is exact. The
+    model inputs, not features, are kept: the examples work with every model, and the file with any.
+    """
+
+    inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, FIELD_SIZE, FIELD_SIZE), np.float32))
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def add(self, model_input: np.ndarray, digit: int) -> TaughtExamples:
+        """These examples and one more: `model_input` (28x28 in [0, 1], as Prediction.model_input) is `digit`."""
+        if not 0 <= int(digit) < CLASS_COUNT:
+            raise ValueError(f"a taught digit is 0 to 9, not {digit}")
+        if len(self) >= MAX_EXAMPLES:
+            raise ValueError(f"at most {MAX_EXAMPLES} examples are kept: undo or forget some first")
+        image = np.asarray(model_input, np.float32).reshape(1, FIELD_SIZE, FIELD_SIZE)
+        return TaughtExamples(np.concatenate([self.inputs, image]), np.append(self.labels, np.int64(digit)))
+
+    def undo(self) -> TaughtExamples:
+        """These examples without the last one added (the same, empty, when there are none)."""
+        return TaughtExamples(self.inputs[:-1], self.labels[:-1]) if len(self) else self
+
+    def counts(self) -> dict[int, int]:
+        """How many examples of each digit there are, for the digits taught: {1: 3, 7: 1}."""
+        digits, counts = np.unique(self.labels, return_counts=True)
+        return {int(d): int(c) for d, c in zip(digits, counts, strict=True)}
+
+    @property
+    def summary(self) -> str:
+        """The count in words: "no examples", or "4 examples (1: 3, 7: 1)"."""
+        if not len(self):
+            return "no examples"
+        each = ", ".join(f"{digit}: {count}" for digit, count in self.counts().items())
+        return f"{len(self)} example{'s' if len(self) > 1 else ''} ({each})"
+
+    def to_bytes(self) -> bytes:
+        """The examples as the bytes of a NumPy .npz file (what `from_bytes` and `load` read)."""
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, kind=np.str_(FILE_KIND), inputs=self.inputs, labels=self.labels)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str) -> TaughtExamples:
+        """The examples in a file's bytes; TeachingFileError, naming the file (`name`), when it is not one."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as saved:
+                kind = str(saved["kind"]) if "kind" in saved.files else ""
+                if kind != FILE_KIND:
+                    raise TeachingFileError(f"{name}: not a file of taught examples (no {FILE_KIND!r} in it)")
+                inputs, labels = saved["inputs"], saved["labels"]
+        except TeachingFileError:
+            raise
+        except (
+            Exception
+        ) as error:  # not a zip, cut short, a missing array: numpy and zipfile raise many types
+            raise TeachingFileError(
+                f"{name}: not a file of taught examples ({type(error).__name__})"
+            ) from error
+        return cls(*_checked(inputs, labels, name))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the examples to `path` atomically (the old file stays whole if the write fails)."""
+        return write_atomically(path, lambda temporary: temporary.write_bytes(self.to_bytes()))
+
+    @classmethod
+    def load(cls, path: str | Path) -> TaughtExamples:
+        """The examples saved in `path`; TeachingFileError naming it when it is missing or not such a file."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise TeachingFileError(f"{path}: cannot be read ({error.strerror or error})") from error
+        return cls.from_bytes(data, str(path))
+
+
+def _checked(inputs: np.ndarray, labels: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A file's arrays as examples, or TeachingFileError saying which part of the file `name` is wrong."""
+    if inputs.ndim != 3 or inputs.shape[1:] != (FIELD_SIZE, FIELD_SIZE) or inputs.dtype.kind != "f":
+        raise TeachingFileError(
+            f"{name}: the examples are not 28x28 images (found {inputs.dtype} {inputs.shape})"
+        )
+    if labels.shape != (len(inputs),) or labels.dtype.kind not in "iu":
+        raise TeachingFileError(
+            f"{name}: the labels are not {len(inputs)} whole numbers (found {labels.dtype} {labels.shape})"
+        )
+    if len(labels) > MAX_EXAMPLES:
+        raise TeachingFileError(f"{name}: {len(labels)} examples, more than the {MAX_EXAMPLES} kept")
+    if not np.isfinite(inputs).all() or inputs.min(initial=0) < 0 or inputs.max(initial=0) > 1:
+        raise TeachingFileError(f"{name}: the examples' pixels are not all between 0 and 1")
+    if labels.min(initial=0) < 0 or labels.max(initial=0) >= CLASS_COUNT:
+        raise TeachingFileError(f"{name}: a label is not a digit from 0 to 9")
+    return inputs.astype(np.float32), labels.astype(np.int64)
+
+
+def combined_distances(
+    clusters: DigitClusters, features: list[np.ndarray], points: list[np.ndarray]
+) -> np.ndarray:
+    """The distance (N, K) from each input to each point, both given per feature layer, as the digit check
+    measures it: the root mean square over the layers of the Mahalanobis distance over the layer's scale."""
+    total = 0.0
+    for layer, x, p in zip(clusters.layers, features, points, strict=True):
+        x, p = np.asarray(x, np.float64), np.asarray(p, np.float64)
+        xp, pp = x @ layer.precision, p @ layer.precision
+        squares = np.einsum("nd,nd->n", xp, x)[:, None] + np.einsum("kd,kd->k", pp, p)[None] - 2 * xp @ p.T
+        total = total + np.maximum(squares, 0.0) / layer.scale**2
+    return np.sqrt(total / len(clusters.layers))
+
+
+def answers_with_examples(
+    clusters: DigitClusters,
+    features: list[np.ndarray],
+    probabilities: np.ndarray,
+    example_features: list[np.ndarray],
+    labels: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The taught answers for inputs whose features (per layer) and model probabilities are given:
+    (probabilities (N, 10), is_digit (N,), the example each answer comes from (N,): -1 for the model's own).
+
+    An input nearer to an example than TAUGHT_RATIO of its distance to the nearest digit's mean gets the
+    example's digit (probability 1); the digit check counts every example as a point near which digits lie.
+    """
+    probabilities = np.array(probabilities, np.float32)
+    labels = np.asarray(labels, np.int64)
+    if not len(labels):
+        return (
+            probabilities,
+            clusters.distances(features) <= clusters.threshold,
+            np.full(len(probabilities), -1),
+        )
+    digit_means = [layer.means[:CLASS_COUNT] for layer in clusters.layers]
+    to_digits = combined_distances(clusters, features, digit_means).min(axis=1)
+    to_examples = combined_distances(clusters, features, example_features)
+    nearest = to_examples.argmin(axis=1)
+    taught = to_examples[np.arange(len(nearest)), nearest] < TAUGHT_RATIO * to_digits
+    probabilities[taught] = np.eye(CLASS_COUNT, dtype=np.float32)[labels[nearest[taught]]]
+    widened = with_prototypes(clusters, example_features, np.arange(len(labels)))
+    is_digit = widened.distances(features) <= clusters.threshold
+    return probabilities, is_digit, np.where(taught, nearest, -1)
+
+
+def predict_with_examples(
+    model: keras.Model,
+    drawing: np.ndarray,
+    check: DigitCheck | None,
+    examples: TaughtExamples,
+    threshold: float = UNSURE_THRESHOLD,
+) -> tuple[Prediction, int | None]:
+    """The prediction for a drawing (white ink on black) using the taught examples, and the index of the
+    example its answer comes from (None: the model's own answer). Without examples, or without a digit
+    check (whose feature space the examples live in), it is predict_drawing's.
+
+    Raises digitkit.preprocess.EmptyImageError when the drawing holds no ink.
+    """
+    if check is None or not len(examples):
+        return predict_drawing(model, drawing, check, threshold), None
+    model_input = to_model_input_image(drawing, invert=False)
+    batch = np.concatenate([model_input.reshape(1, -1), examples.inputs.reshape(len(examples), -1)])
+    features, probabilities = features_and_probabilities(check.view, batch)
+    answered, is_digit, source = answers_with_examples(
+        check.clusters,
+        [f[:1] for f in features],
+        probabilities[:1],
+        [f[1:] for f in features],
+        examples.labels,
+    )
+    prediction = prediction_from(answered[0], model_input, threshold, is_digit=bool(is_digit[0]))
+    return prediction, (int(source[0]) if source[0] >= 0 else None)
