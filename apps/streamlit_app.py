@@ -21,9 +21,10 @@ from digitkit.models import (
     model_version,
 )
 from digitkit.novelty import load_checked_model
-from digitkit.prediction import UNSURE_THRESHOLD, Prediction, Status, percent, predict_drawing
+from digitkit.prediction import UNSURE_THRESHOLD, Prediction, Status, percent
 from digitkit.preprocess import has_ink
 from digitkit.segment import TooManyDigitsError
+from digitkit.teaching import TaughtExamples, TeachingFileError, predict_with_examples
 from page_images import canvas_to_gray, enlarge, read_upload
 from streamlit_drawable_canvas import st_canvas
 
@@ -31,6 +32,7 @@ CANVAS_SIZE = 280  # 10x the model's 28x28 field
 DEFAULT_STROKE = 18  # a digit drawn ~200 px tall shrinks to 20 px: an 18 px stroke becomes MNIST's ~2 px
 MODEL_LABELS = {"ensemble": "Ensemble", "distilled": "Distilled CNN", "cnn": "CNN", "mlp": "MLP"}
 MAX_INPUTS_SHOWN = 40  # "What the model saw" shows at most this many of an upload's digits
+EXAMPLES_FILE = "my_digit_examples.npz"  # the name the taught examples download under
 
 # A file over server.maxUploadSize (.streamlit/config.toml) is refused by the browser: the uploader shows
 # it with an error, but keeps the previous file uploaded and the app is not told, so the page would keep
@@ -100,8 +102,84 @@ def clear_canvas() -> None:
     st.session_state.canvas_id = st.session_state.get("canvas_id", 0) + 1
 
 
+def taught_examples() -> TaughtExamples:
+    """This visitor's taught examples: kept while the page is open (and in the file they download)."""
+    return st.session_state.setdefault("examples", TaughtExamples())
+
+
+def teach(digit: int) -> None:
+    """The drawing on the canvas is `digit`: keep it as an example (a button's callback, before the rerun)."""
+    drawn = st.session_state.get("drawn_input")
+    if drawn is not None:
+        try:
+            st.session_state.examples = taught_examples().add(drawn, digit)
+        except ValueError as error:
+            st.session_state.teaching_error = str(error)
+
+
+def undo_example() -> None:
+    """Take back the last example taught (one taught by mistake)."""
+    st.session_state.examples = taught_examples().undo()
+
+
+def forget_examples() -> None:
+    """Drop every example: the model reads as it did before any teaching."""
+    st.session_state.examples = TaughtExamples()
+
+
+def teaching_row() -> None:
+    """A row of digit buttons: the user says which digit the drawing is."""
+    st.markdown("Wrong, or refused? **Teach: this is a …**")
+    for digit, column in enumerate(st.columns(10, gap="small")):
+        with column:
+            st.button(str(digit), key=f"teach-{digit}", on_click=teach, args=(digit,), width="stretch")
+    error = st.session_state.pop("teaching_error", None)
+    if error:
+        st.error(f"Not taught: {error}.")
+
+
+def examples_section(check) -> None:
+    """The taught examples: how many, undo, forget, and the file to keep them or restore them from."""
+    st.markdown("**Teach it your handwriting**")
+    if check is None:
+        st.caption(
+            "Teaching needs the model's *Not a digit* check (its feature statistics): pick another model."
+        )
+    examples = taught_examples()
+    st.markdown(f"Learned from your examples: **{examples.summary}**")
+    left, right = st.columns(2)
+    with left:
+        st.button("Undo", on_click=undo_example, disabled=not len(examples), icon=":material/undo:")
+    with right:
+        st.button("Forget my examples", on_click=forget_examples, disabled=not len(examples))
+    st.download_button(
+        "Download my examples",
+        examples.to_bytes(),
+        file_name=EXAMPLES_FILE,
+        mime="application/octet-stream",
+        disabled=not len(examples),
+        icon=":material/download:",
+    )
+    upload = st.file_uploader("Restore examples from a file", type=["npz"], key="examples_file")
+    if upload is not None and st.session_state.get("restored_file") != upload.file_id:
+        try:
+            st.session_state.examples = TaughtExamples.from_bytes(upload.getvalue(), upload.name)
+        except TeachingFileError as error:
+            st.error(
+                f"Could not restore examples from {upload.name}: {str(error).removeprefix(f'{upload.name}: ')}."
+            )
+            return
+        st.session_state.restored_file = upload.file_id
+        st.rerun()  # the count and the buttons above show the restored examples
+    st.caption(
+        "Your examples stay in this page while it is open, and in the file you download: the model itself"
+        " is not changed."
+    )
+
+
 def drawing_section(model, check, stroke_width: int) -> None:
-    """The canvas on the left; the prediction, its probabilities and the 28x28 input on the right."""
+    """The canvas on the left; the prediction, its probabilities, the 28x28 input and the digit buttons
+    to teach it on the right."""
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.markdown("Draw one digit with the mouse, a finger or a pen:")
@@ -121,12 +199,22 @@ def drawing_section(model, check, stroke_width: int) -> None:
         rgba = result.image_data
         gray = None if rgba is None else canvas_to_gray(rgba)
         if gray is None or not has_ink(gray, invert=False):
+            st.session_state.drawn_input = None
             st.info("Draw a digit (0-9) on the black canvas: the prediction appears here.")
             return
-        prediction = predict_drawing(model, gray, check)
+        examples = taught_examples()
+        prediction, example = predict_with_examples(model, gray, check, examples)
+        st.session_state.drawn_input = prediction.model_input
         show_prediction(prediction)
+        if example is not None:
+            st.caption(
+                f"Read from your examples: this drawing is nearer to your example {example + 1} (a"
+                f" {examples.labels[example]}) than to any digit the model learned."
+            )
         show_probabilities(prediction.probabilities)
         show_input(prediction.model_input)
+        if check is not None:
+            teaching_row()
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the digits…")
@@ -272,6 +360,8 @@ def main() -> None:
                 "This model has no *Not a digit* check (run scripts/fit_novelty.py): it names a digit for anything."
             )
         guarded(drawing_section, model, check, stroke_width)
+    with st.sidebar:
+        guarded(examples_section, check)
     with upload_tab:
         guarded(upload_section, path, modified)
 

@@ -21,6 +21,7 @@ from digitkit.marks import DOUBT_SLASH
 from digitkit.models import MODEL_DIR_VARIABLE, available_models, predict_proba
 from digitkit.prediction import UNSURE_THRESHOLD, predict_drawing, prediction_from
 from digitkit.preprocess import to_model_input
+from digitkit.teaching import TaughtExamples
 from hostile_files import FLOAT, encoded, exif_block, orientation_entry
 from page_images import canvas_to_gray, enlarge, read_upload
 from PIL import Image
@@ -28,7 +29,7 @@ from streamlit.testing.v1 import AppTest
 from testdata.mnist import mnist_digits
 from testdata.rows import bar_code, digit_drawing, png_claiming_size, render_row, stroke_image
 from testdata.synthetic import non_digit_drawing, paper_photo
-from testdata.writers import slanted_pool
+from testdata.writers import slanted_pool, style_drawing
 
 pytestmark = pytest.mark.slow  # each test runs the whole page (AppTest): seconds each
 
@@ -422,3 +423,76 @@ def test_enlarge_makes_square_pixels():
     big = enlarge(field, scale=4)
     assert big.shape == (112, 112) and big.dtype == np.uint8
     assert big[12:16, 20:24].min() == 255 and big.sum() == 255 * 16
+
+
+# --- teaching the model your handwriting ----------------------------------------------------------------
+
+FLAG = "1 with a flag"  # seeds of testdata.writers' drawings, as the CNN reads them untaught (test_teaching)
+TAUGHT_SEED, MISREAD_SEED = 0, 4  # "Not sure: 7 (90%) or 1 (9%)", "Prediction: 7"
+
+
+def run_with_cnn(monkeypatch, drawing: np.ndarray) -> tuple[AppTest, FakeCanvas]:
+    """The page with the CNN picked in the sidebar (its digit check is committed with it)."""
+    at, fake = run_app(monkeypatch, drawing)
+    at.selectbox(key="model").set_value("cnn").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at, fake
+
+
+def learned(at: AppTest) -> str:
+    """The count of taught examples the sidebar shows."""
+    (line,) = [m for m in texts(at, "markdown") if m.startswith("Learned from your examples")]
+    return line.split("**")[1]
+
+
+def test_a_misread_one_taught_is_read_as_one_from_the_next_drawing(monkeypatch):
+    at, fake = run_with_cnn(monkeypatch, style_drawing(FLAG, TAUGHT_SEED))
+    assert texts(at, "subheader")[0].startswith("Not sure: 7")
+    assert learned(at) == "no examples"
+    at.button(key="teach-1").click().run()
+    assert learned(at) == "1 example (1: 1)"
+    assert texts(at, "subheader")[0] == "Prediction: 1"  # the drawing taught is now read as taught
+    fake.drawing = style_drawing(FLAG, MISREAD_SEED)  # the next drawing, misread before any teaching
+    at.run()
+    assert texts(at, "subheader")[0] == "Prediction: 1"
+    assert any("Read from your examples" in c for c in texts(at, "caption"))
+    assert not at.error
+
+
+def test_an_example_taught_by_mistake_is_undone_and_all_can_be_forgotten(monkeypatch):
+    at, _ = run_with_cnn(monkeypatch, style_drawing(FLAG, MISREAD_SEED))
+    untaught = texts(at, "subheader")[0]
+    assert untaught == "Prediction: 7"
+    at.button(key="teach-1").click().run()
+    at.button(key="teach-9").click().run()  # a slip of the mouse
+    assert learned(at) == "2 examples (1: 1, 9: 1)"
+    assert texts(at, "subheader")[0] == "Prediction: 9"
+    undo = [b for b in at.button if b.label == "Undo"][0]
+    undo.click().run()
+    assert learned(at) == "1 example (1: 1)" and texts(at, "subheader")[0] == "Prediction: 1"
+    [b for b in at.button if b.label == "Forget my examples"][0].click().run()
+    assert learned(at) == "no examples" and texts(at, "subheader")[0] == untaught
+    assert all(b.disabled for b in at.button if b.label in ("Undo", "Forget my examples"))
+
+
+def test_examples_are_restored_from_their_file_and_a_bad_file_is_named(monkeypatch):
+    at, _ = run_with_cnn(monkeypatch, style_drawing(FLAG, MISREAD_SEED))
+    examples = TaughtExamples().add(to_model_input(style_drawing(FLAG, TAUGHT_SEED)).reshape(28, 28), 1)
+    at.file_uploader(key="examples_file").upload(
+        "my_digit_examples.npz", examples.to_bytes(), "application/zip"
+    ).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert learned(at) == "1 example (1: 1)" and texts(at, "subheader")[0] == "Prediction: 1"
+    assert not at.error
+    at.file_uploader(key="examples_file").upload("notes.npz", b"not my examples", "application/zip").run()
+    (error,) = at.error
+    assert error.value.startswith("Could not restore examples from notes.npz: not a file of taught examples")
+    assert "\n" not in error.value
+    assert learned(at) == "1 example (1: 1)"  # the examples taught are kept
+
+
+def test_teaching_is_offered_only_with_a_drawing(monkeypatch):
+    at, _ = run_app(monkeypatch, np.zeros((280, 280), np.uint8))
+    assert not [b for b in at.button if b.key and b.key.startswith("teach-")]
+    at, _ = run_with_cnn(monkeypatch, digit_drawing(3, 280))
+    assert [b.label for b in at.button if b.key and b.key.startswith("teach-")] == [str(d) for d in range(10)]

@@ -170,6 +170,15 @@ def test_a_misread_one_with_a_flag_is_read_as_one_once_taught(cnn, cnn_digit_che
     np.testing.assert_array_equal(again.probabilities, untaught.probabilities)
 
 
+def test_the_same_drawing_taught_again_takes_the_latest_digit(cnn, cnn_digit_check):
+    drawing = style_drawing(FLAG, MISREAD_SEED)
+    examples = TaughtExamples().add(field(MISREAD_SEED), 1).add(field(MISREAD_SEED), 9)
+    taught, example = predict_with_examples(cnn, drawing, cnn_digit_check, examples)
+    assert taught.headline == "Prediction: 9" and example == 1
+    taught, example = predict_with_examples(cnn, drawing, cnn_digit_check, examples.undo())
+    assert taught.headline == "Prediction: 1" and example == 0
+
+
 def test_a_refused_drawing_taught_is_accepted(cnn, cnn_digit_check):
     drawing = style_drawing(FLAG, REFUSED_SEED)
     assert predict_drawing(cnn, drawing, cnn_digit_check).status is Status.NOT_A_DIGIT

@@ -174,7 +174,8 @@ def answers_with_examples(
     (probabilities (N, 10), is_digit (N,), the example each answer comes from (N,): -1 for the model's own).
 
     An input nearer to an example than TAUGHT_RATIO of its distance to the nearest digit's mean gets the
-    example's digit (probability 1); the digit check counts every example as a point near which digits lie.
+    example's digit (probability 1; of two examples as near, the one taught last); the digit check counts
+    every example as a point near which digits lie.
     """
     probabilities = np.array(probabilities, np.float32)
     labels = np.asarray(labels, np.int64)
@@ -187,7 +188,7 @@ def answers_with_examples(
     digit_means = [layer.means[:CLASS_COUNT] for layer in clusters.layers]
     to_digits = combined_distances(clusters, features, digit_means).min(axis=1)
     to_examples = combined_distances(clusters, features, example_features)
-    nearest = to_examples.argmin(axis=1)
+    nearest = len(labels) - 1 - to_examples[:, ::-1].argmin(axis=1)  # on a tie, the latest example
     taught = to_examples[np.arange(len(nearest)), nearest] < TAUGHT_RATIO * to_digits
     probabilities[taught] = np.eye(CLASS_COUNT, dtype=np.float32)[labels[nearest[taught]]]
     widened = with_prototypes(clusters, example_features, np.arange(len(labels)))
