@@ -170,6 +170,20 @@ def test_a_misread_one_with_a_flag_is_read_as_one_once_taught(cnn, cnn_digit_che
     np.testing.assert_array_equal(again.probabilities, untaught.probabilities)
 
 
+def test_the_check_widened_by_the_examples_is_novelty_with_prototypes(cnn_digit_check):
+    from digitkit.novelty import with_prototypes
+
+    examples = TaughtExamples().add(field(REFUSED_SEED), 1).add(field(9), 1)
+    inputs = np.stack([field(s).ravel() for s in range(10, 40)])
+    features, probabilities = features_and_probabilities(cnn_digit_check.view, inputs)
+    example_features = examples.features(cnn_digit_check.view)
+    _, is_digit, _ = answers_with_examples(
+        cnn_digit_check.clusters, features, probabilities, example_features, examples.labels
+    )
+    widened = with_prototypes(cnn_digit_check.clusters, example_features, np.arange(len(examples)))
+    assert list(is_digit) == list(widened.distances(features) <= widened.threshold)
+
+
 def test_the_same_drawing_taught_again_takes_the_latest_digit(cnn, cnn_digit_check):
     drawing = style_drawing(FLAG, MISREAD_SEED)
     examples = TaughtExamples().add(field(MISREAD_SEED), 1).add(field(MISREAD_SEED), 9)

@@ -26,7 +26,7 @@ import numpy as np
 
 from digitkit.files import write_atomically
 from digitkit.models import CLASS_COUNT
-from digitkit.novelty import DigitClusters, features_and_probabilities, with_prototypes
+from digitkit.novelty import DigitClusters, features_and_probabilities
 from digitkit.prediction import UNSURE_THRESHOLD, Prediction, predict_drawing, prediction_from
 from digitkit.preprocess import FIELD_SIZE, to_model_input_image
 
@@ -36,13 +36,14 @@ if TYPE_CHECKING:
     from digitkit.novelty import DigitCheck
 
 # A drawing takes a taught example's digit when its distance to the example is under this share of its
-# distance to the nearest digit's mean. On the tuning seeds (bench_teaching.py --ratios): 0.7 left a 1
-# with a flag read right 97% (CNN) / 98% (ensemble) of the time after 3 examples, 0.8 98% / 100%, 0.85
-# 100% / 100% but moved a validation digit (0.05 points, CNN); 0.8 moved none.
+# distance to the nearest digit's mean. On the tuning seeds (bench_teaching.py --ratios, the CNN), a 1 with
+# a flag was read right after 3 examples 96.7% of the time at 0.7, 98.3% at 0.8, 100% at 0.85, which also
+# moved a validation digit (0.05 points); 0.8 moved none.
 TAUGHT_RATIO = 0.8
-# At most this many examples are kept (each drawing is read with all of them in one batch through the
-# model); bench_teaching.py times one drawing with this many.
-MAX_EXAMPLES = 200
+# At most this many examples are kept: each drawing is compared with all of them. bench_teaching.py's timing
+# (2 busy cores): one drawing with 200 examples took 24 ms with the CNN but 160 ms with the ensemble of 8;
+# with 50, see the README.
+MAX_EXAMPLES = 50
 FILE_KIND = "digit-teaching-examples/1"  # written in every file, checked when one is read
 
 
@@ -60,6 +61,8 @@ class TaughtExamples:
 
     inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, FIELD_SIZE, FIELD_SIZE), np.float32))
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # the examples' features per model view, computed once (the examples never change): {id: (view, features)}
+    _features: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -72,6 +75,17 @@ class TaughtExamples:
             raise ValueError(f"at most {MAX_EXAMPLES} examples are kept: undo or forget some first")
         image = np.asarray(model_input, np.float32).reshape(1, FIELD_SIZE, FIELD_SIZE)
         return TaughtExamples(np.concatenate([self.inputs, image]), np.append(self.labels, np.int64(digit)))
+
+    def features(self, view: keras.Model) -> list[np.ndarray]:
+        """The examples' features in a model's feature view (DigitCheck.view), per layer; computed once."""
+        cached = self._features.get(id(view))
+        if cached is None or cached[0] is not view:
+            cached = (
+                view,
+                features_and_probabilities(view, self.inputs.reshape(len(self), FIELD_SIZE * FIELD_SIZE))[0],
+            )
+            self._features[id(view)] = cached
+        return cached[1]
 
     def undo(self) -> TaughtExamples:
         """These examples without the last one added (the same, empty, when there are none)."""
@@ -149,17 +163,24 @@ def _checked(inputs: np.ndarray, labels: np.ndarray, name: str) -> tuple[np.ndar
     return inputs.astype(np.float32), labels.astype(np.int64)
 
 
+def _scaled_squares(layer, x: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, K): each input's squared Mahalanobis distance to each point in one layer, over the layer's scale²."""
+    x, points = np.asarray(x, np.float64), np.asarray(points, np.float64)
+    xp, pp = x @ layer.precision, points @ layer.precision
+    squares = (
+        np.einsum("nd,nd->n", xp, x)[:, None] + np.einsum("kd,kd->k", pp, points)[None] - 2 * xp @ points.T
+    )
+    return np.maximum(squares, 0.0) / layer.scale**2
+
+
 def combined_distances(
     clusters: DigitClusters, features: list[np.ndarray], points: list[np.ndarray]
 ) -> np.ndarray:
     """The distance (N, K) from each input to each point, both given per feature layer, as the digit check
     measures it: the root mean square over the layers of the Mahalanobis distance over the layer's scale."""
-    total = 0.0
-    for layer, x, p in zip(clusters.layers, features, points, strict=True):
-        x, p = np.asarray(x, np.float64), np.asarray(p, np.float64)
-        xp, pp = x @ layer.precision, p @ layer.precision
-        squares = np.einsum("nd,nd->n", xp, x)[:, None] + np.einsum("kd,kd->k", pp, p)[None] - 2 * xp @ p.T
-        total = total + np.maximum(squares, 0.0) / layer.scale**2
+    total = sum(
+        _scaled_squares(layer, x, p) for layer, x, p in zip(clusters.layers, features, points, strict=True)
+    )
     return np.sqrt(total / len(clusters.layers))
 
 
@@ -191,8 +212,12 @@ def answers_with_examples(
     nearest = len(labels) - 1 - to_examples[:, ::-1].argmin(axis=1)  # on a tie, the latest example
     taught = to_examples[np.arange(len(nearest)), nearest] < TAUGHT_RATIO * to_digits
     probabilities[taught] = np.eye(CLASS_COUNT, dtype=np.float32)[labels[nearest[taught]]]
-    widened = with_prototypes(clusters, example_features, np.arange(len(labels)))
-    is_digit = widened.distances(features) <= clusters.threshold
+    # the digit check with each example as one more mean (novelty.with_prototypes), all in one product
+    nearest_squares = [
+        _scaled_squares(layer, x, np.concatenate([layer.means, e])).min(axis=1)
+        for layer, x, e in zip(clusters.layers, features, example_features, strict=True)
+    ]
+    is_digit = np.sqrt(np.mean(nearest_squares, axis=0)) <= clusters.threshold
     return probabilities, is_digit, np.where(taught, nearest, -1)
 
 
@@ -212,14 +237,9 @@ def predict_with_examples(
     if check is None or not len(examples):
         return predict_drawing(model, drawing, check, threshold), None
     model_input = to_model_input_image(drawing, invert=False)
-    batch = np.concatenate([model_input.reshape(1, -1), examples.inputs.reshape(len(examples), -1)])
-    features, probabilities = features_and_probabilities(check.view, batch)
+    features, probabilities = features_and_probabilities(check.view, model_input.reshape(1, -1))
     answered, is_digit, source = answers_with_examples(
-        check.clusters,
-        [f[:1] for f in features],
-        probabilities[:1],
-        [f[1:] for f in features],
-        examples.labels,
+        check.clusters, features, probabilities, examples.features(check.view), examples.labels
     )
     prediction = prediction_from(answered[0], model_input, threshold, is_digit=bool(is_digit[0]))
     return prediction, (int(source[0]) if source[0] >= 0 else None)
