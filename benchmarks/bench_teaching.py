@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 from bench_drawing_prediction import CORES, TARGET_MS, pin_to_cores
-from notebook_helpers import ROOT, add_data_and_models_arguments, labelled_split
+from notebook_helpers import ROOT, add_data_and_models_arguments, chosen_model, labelled_split
 from testdata.writers import PEN_WIDTHS, SET_NAMES, STYLES, first_seed, style_drawing, validation_half
 
 TAUGHT = (1, 3, 5)  # examples taught of each style and pen
@@ -253,16 +253,13 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(CORES)
     from digitkit import teaching
     from digitkit.files import write_atomically
-    from digitkit.models import available_models, load_model
+    from digitkit.models import load_model
     from digitkit.novelty import NoveltyError, load_digit_check
 
-    models = available_models(args.models)
-    name = args.model or next(iter(models), None)
-    if name not in models:
-        sys.exit(f"{args.models}: no model {name!r} (found: {', '.join(models) or 'none'})")
-    model = load_model(models[name])
+    name, path = chosen_model(args.models, args.model)
+    model = load_model(path)
     try:
-        check = load_digit_check(model, models[name])
+        check = load_digit_check(model, path)
     except NoveltyError as error:
         sys.exit(f"the {name} model has no digit check, so nothing to teach with: {error}")
     _, x_train, x_val, y_train, y_val = labelled_split(args.data)

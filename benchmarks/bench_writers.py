@@ -29,17 +29,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from collections import Counter
 
 import numpy as np
 from digitkit.marks import Rules
-from digitkit.models import available_models, load_model
+from digitkit.models import load_model
 from digitkit.novelty import load_digit_check
 from digitkit.prediction import Status, predict_drawing
 from digitkit.reading import read_digits
-from notebook_helpers import ROOT, add_data_and_models_arguments, labelled_split
+from notebook_helpers import ROOT, add_data_and_models_arguments, chosen_model, labelled_split
 from testdata.synthetic import (
     AMBIGUOUS,
     NON_DIGITS,
@@ -198,15 +197,12 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    models = available_models(args.models)
-    name = args.model or next(iter(models), None)
-    if name not in models:
-        sys.exit(f"{args.models}: no model {name!r} (found: {', '.join(models) or 'none'})")
+    name, path = chosen_model(args.models, args.model)
     nb, _, x_val, _, y_val = labelled_split(args.data)
     images = np.round(x_val * 255).astype(np.uint8).reshape(-1, 28, 28)
     digits = validation_half(images, y_val, args.set)
-    model = load_model(models[name])
-    check = load_digit_check(model, models[name])
+    model = load_model(path)
+    check = load_digit_check(model, path)
     print(f"{args.set} set, the {name} model; digits: {len(digits[1]):,} validation digits (this half)")
 
     started = time.perf_counter()

@@ -42,6 +42,18 @@ def add_data_and_models_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", type=Path, default=DEFAULT_MODEL_DIR, help="folder of the saved models")
 
 
+def chosen_model(model_dir: Path, name: str | None) -> tuple[str, Path]:
+    """The saved model called `name` (None: the apps' default, the first found) and its path; exits with
+    one line naming the models there are when there is no such model."""
+    from digitkit.models import available_models
+
+    models = available_models(model_dir)
+    name = name or next(iter(models), None)
+    if name not in models:
+        sys.exit(f"{model_dir}: no model {name!r} (found: {', '.join(models) or 'none'})")
+    return name, models[name]
+
+
 def labelled_split(data_dir: Path) -> tuple:
     """The notebook's helpers and its split (x_train, x_val, y_train, y_val) with the labels as digits, not
     one-hot; exits with one line when `data_dir` is not a folder."""
