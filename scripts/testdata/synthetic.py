@@ -445,10 +445,8 @@ def _tilt(
     moved_boxes = []
     for x, y, w, h in boxes:
         box = np.float32([[[x, y], [x + w, y], [x + w, y + h], [x, y + h]]])
-        (x0, y0), (x1, y1) = (
-            np.floor(cv2.perspectiveTransform(box, matrix)[0].min(axis=0)),
-            np.ceil(cv2.perspectiveTransform(box, matrix)[0].max(axis=0)),
-        )
+        corners = cv2.perspectiveTransform(box, matrix)[0]
+        (x0, y0), (x1, y1) = np.floor(corners.min(axis=0)), np.ceil(corners.max(axis=0))
         moved_boxes.append((int(x0) - crop_x, int(y0) - crop_y, int(x1 - x0), int(y1 - y0)))
     return warped[crop_y : height - crop_y, crop_x : width - crop_x], tuple(moved_boxes)
 
