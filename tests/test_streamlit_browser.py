@@ -237,32 +237,37 @@ def test_a_real_handwritten_digit_retraced_with_the_mouse(browser, app_url):
     page.context.close()
 
 
+def photo_input(page):
+    """The photo tab's file input (the sidebar has another, for restoring taught examples)."""
+    return page.get_by_test_id("stTabs").locator('input[type="file"]')
+
+
 def test_uploaded_photo_of_a_row_is_read(browser, app_url, tmp_path):
     page = open_app(browser, app_url)
     page.get_by_role("tab", name="Read a photo").click()
     photo = tmp_path / "row.jpg"
     cv2.imwrite(str(photo), render_row("40213", seed=7, shear=0.15).image)
-    page.locator('input[type="file"]').set_input_files(str(photo))
+    photo_input(page).set_input_files(str(photo))
     expect(page.get_by_role("heading", name="Read: 40213")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     settled(page)
     if SCREENSHOTS:
         page.screenshot(path=str(Path(SCREENSHOTS) / "streamlit_upload.png"), full_page=True)
     read = page.get_by_role("heading", name="Read: 40213")
-    page.locator('input[type="file"]').set_input_files(
+    photo_input(page).set_input_files(
         files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture at all"}]
     )
     expect(page.get_by_text("Could not read this file. notes.png: not an image")).to_be_visible(
         timeout=ANSWER_TIMEOUT_MS
     )
     expect(read).to_have_count(0)  # the refused file replaced the photo: its reading is gone
-    page.locator('input[type="file"]').set_input_files(str(photo))
+    photo_input(page).set_input_files(str(photo))
     expect(read).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     settled(page)
     # Over the limit in .streamlit/config.toml: Streamlit refuses the file before the app sees it, and
     # the photo before it is removed too, so the page does not go on showing the photo's reading.
     config = (ROOT / ".streamlit" / "config.toml").read_text()
     limit_mb = int(re.search(r"^maxUploadSize\s*=\s*(\d+)", config, re.MULTILINE).group(1))
-    page.locator('input[type="file"]').set_input_files(
+    photo_input(page).set_input_files(
         files=[{"name": "huge.png", "mimeType": "image/png", "buffer": b"\0" * ((limit_mb + 1) << 20)}]
     )
     expect(page.get_by_text(re.compile(r"File must be [\d.]+ ?MB or smaller"))).to_be_visible(
@@ -271,7 +276,7 @@ def test_uploaded_photo_of_a_row_is_read(browser, app_url, tmp_path):
     expect(read).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)
     settled(page)
     # A photo uploaded after the refused file is read as usual.
-    page.locator('input[type="file"]').set_input_files(str(photo))
+    photo_input(page).set_input_files(str(photo))
     expect(read).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     assert "Traceback" not in page.content()
     page.context.close()
@@ -286,7 +291,7 @@ def test_a_doubtful_digit_of_an_uploaded_number_is_shown_unsure(browser, app_url
     cv2.imwrite(
         str(photo), paper_photo("611", seed=0, digits=slanted_pool(images.reshape(-1, 28, 28), labels)).image
     )
-    page.locator('input[type="file"]').set_input_files(str(photo))
+    photo_input(page).set_input_files(str(photo))
     heading = page.get_by_role("heading", name="Read: 611 (not sure of the 3rd digit)")
     expect(heading).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     expect(
