@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from digitkit.board import DrawingBoard
 from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model
-from digitkit.novelty import NOVELTY_FILE, NoveltyError, file_sha256, load_clusters, load_digit_check
+from digitkit.novelty import (
+    NOVELTY_FILE,
+    Clusters,
+    NoveltyError,
+    file_sha256,
+    fit_layer,
+    load_clusters,
+    load_digit_check,
+)
 from digitkit.prediction import Status, predict_drawing
 from digitkit.preprocess import to_model_input
 from testdata.mnist import mnist_digits
@@ -135,3 +143,17 @@ def test_a_drawn_digit_is_still_read_with_the_check(cnn_digit_check):
     board.strokes = [[(0, 0)]]
     prediction = board.update_prediction(model, "cnn", cnn_digit_check)
     assert prediction.status is Status.SURE and prediction.digit == mnist_digits()[1][0]
+
+
+def test_the_whitened_distance_is_the_mahalanobis_distance():
+    # the distance is computed as a Euclidean one after x @ root; it must be (x - m) P (x - m) itself
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(500, 6)) @ rng.normal(size=(6, 6))
+    fitted = fit_layer(features, rng.integers(0, 10, 500))
+    clusters = Clusters(np.concatenate([fitted.means, rng.normal(size=(2, 6))]), fitted.precision, 1.0)
+    x = rng.normal(size=(40, 6)) * 3
+    direct = np.stack(
+        [np.einsum("nd,de,ne->n", x - mean, clusters.precision, x - mean) for mean in clusters.means], axis=1
+    )
+    assert np.allclose(clusters.distances(x), np.sqrt(direct.min(axis=1)), rtol=1e-9)
+    assert np.allclose(clusters.root @ clusters.root.T, clusters.precision)

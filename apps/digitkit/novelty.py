@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,12 @@ class NoveltyError(RuntimeError):
     """The novelty statistics are missing, unreadable or were fitted for another version of the model."""
 
 
+def squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, K): the squared Euclidean distance from each row of `a` (N, D) to each row of `b` (K, D)."""
+    squares = np.einsum("nd,nd->n", a, a)[:, None] + np.einsum("kd,kd->k", b, b)[None] - 2 * a @ b.T
+    return np.maximum(squares, 0.0)
+
+
 @dataclass(frozen=True)
 class Clusters:
     """Where one layer's features of real digits lie: each digit's mean and the shared precision."""
@@ -45,14 +52,25 @@ class Clusters:
     precision: np.ndarray  # (D, D): the inverse of the shared covariance
     scale: float  # a typical distance of a training digit (its 99th percentile), to weigh layers alike
 
+    @cached_property
+    def root(self) -> np.ndarray:
+        """R with R @ R.T = precision: the Mahalanobis distance of x and m is the Euclidean one of
+        x @ R and m @ R (computed once; a drawing then costs one product per layer)."""
+        values, vectors = np.linalg.eigh(np.asarray(self.precision, np.float64))
+        return vectors * np.sqrt(np.maximum(values, 0.0))
+
+    def whiten(self, features: np.ndarray) -> np.ndarray:
+        """The features (N, D) where the Mahalanobis distance is the Euclidean one (see `root`)."""
+        return np.asarray(features, np.float64) @ self.root
+
+    @cached_property
+    def whitened_means(self) -> np.ndarray:
+        """The means (K, D), whitened (computed once)."""
+        return self.whiten(self.means)
+
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Each row's Mahalanobis distance to the nearest mean (a digit's or a prototype's), shape (N,)."""
-        features = np.asarray(features, np.float64)
-        best = np.full(len(features), np.inf)
-        for mean in self.means:
-            centred = features - mean
-            best = np.minimum(best, np.einsum("nd,de,ne->n", centred, self.precision, centred))
-        return np.sqrt(np.maximum(best, 0.0))
+        return np.sqrt(squared_distances(self.whiten(features), self.whitened_means).min(axis=1))
 
 
 @dataclass(frozen=True)

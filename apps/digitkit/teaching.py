@@ -26,7 +26,7 @@ import numpy as np
 
 from digitkit.files import write_atomically
 from digitkit.models import CLASS_COUNT
-from digitkit.novelty import DigitClusters, features_and_probabilities
+from digitkit.novelty import DigitClusters, features_and_probabilities, squared_distances
 from digitkit.prediction import UNSURE_THRESHOLD, Prediction, predict_drawing, prediction_from
 from digitkit.preprocess import FIELD_SIZE, to_model_input_image
 
@@ -163,14 +163,14 @@ def _checked(inputs: np.ndarray, labels: np.ndarray, name: str) -> tuple[np.ndar
     return inputs.astype(np.float32), labels.astype(np.int64)
 
 
-def _scaled_squares(layer, x: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(N, K): each input's squared Mahalanobis distance to each point in one layer, over the layer's scale²."""
-    x, points = np.asarray(x, np.float64), np.asarray(points, np.float64)
-    xp, pp = x @ layer.precision, points @ layer.precision
-    squares = (
-        np.einsum("nd,nd->n", xp, x)[:, None] + np.einsum("kd,kd->k", pp, points)[None] - 2 * xp @ points.T
-    )
-    return np.maximum(squares, 0.0) / layer.scale**2
+def _whitened(clusters: DigitClusters, features: list[np.ndarray]) -> list[np.ndarray]:
+    """Per layer, the features where the check's distance over the layer's scale is a Euclidean one."""
+    return [layer.whiten(x) / layer.scale for layer, x in zip(clusters.layers, features, strict=True)]
+
+
+def _whitened_means(clusters: DigitClusters) -> list[np.ndarray]:
+    """Per layer, the means (the digits', then the styles'), whitened and over the layer's scale."""
+    return [layer.whitened_means / layer.scale for layer in clusters.layers]
 
 
 def combined_distances(
@@ -178,9 +178,7 @@ def combined_distances(
 ) -> np.ndarray:
     """The distance (N, K) from each input to each point, both given per feature layer, as the digit check
     measures it: the root mean square over the layers of the Mahalanobis distance over the layer's scale."""
-    total = sum(
-        _scaled_squares(layer, x, p) for layer, x, p in zip(clusters.layers, features, points, strict=True)
-    )
+    total = sum(map(squared_distances, _whitened(clusters, features), _whitened(clusters, points)))
     return np.sqrt(total / len(clusters.layers))
 
 
@@ -206,18 +204,21 @@ def answers_with_examples(
             clusters.distances(features) <= clusters.threshold,
             np.full(len(probabilities), -1),
         )
-    digit_means = [layer.means[:CLASS_COUNT] for layer in clusters.layers]
-    to_digits = combined_distances(clusters, features, digit_means).min(axis=1)
-    to_examples = combined_distances(clusters, features, example_features)
+    inputs, examples = _whitened(clusters, features), _whitened(clusters, example_features)
+    to_means = list(map(squared_distances, inputs, _whitened_means(clusters)))  # per layer (N, K)
+    to_each_example = list(map(squared_distances, inputs, examples))  # per layer (N, E)
+    layers = len(clusters.layers)
+    to_digits = np.sqrt(sum(squares[:, :CLASS_COUNT] for squares in to_means) / layers).min(axis=1)
+    to_examples = np.sqrt(sum(to_each_example) / layers)
     nearest = len(labels) - 1 - to_examples[:, ::-1].argmin(axis=1)  # on a tie, the latest example
     taught = to_examples[np.arange(len(nearest)), nearest] < TAUGHT_RATIO * to_digits
     probabilities[taught] = np.eye(CLASS_COUNT, dtype=np.float32)[labels[nearest[taught]]]
-    # the digit check with each example as one more mean (novelty.with_prototypes), all in one product
+    # the digit check with each example as one more mean (novelty.with_prototypes), per layer
     nearest_squares = [
-        _scaled_squares(layer, x, np.concatenate([layer.means, e])).min(axis=1)
-        for layer, x, e in zip(clusters.layers, features, example_features, strict=True)
+        np.minimum(means.min(axis=1), each.min(axis=1))
+        for means, each in zip(to_means, to_each_example, strict=True)
     ]
-    is_digit = np.sqrt(np.mean(nearest_squares, axis=0)) <= clusters.threshold
+    is_digit = np.sqrt(sum(nearest_squares) / layers) <= clusters.threshold
     return probabilities, is_digit, np.where(taught, nearest, -1)
 
 
