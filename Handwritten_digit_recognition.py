@@ -79,8 +79,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
+from typing import Self
 
 import anywidget
 import cv2
@@ -2366,6 +2368,12 @@ NOVELTY_FILE = "novelty.npz"
 REFUSED_SHARE = 0.01  # the threshold refuses this share of the validation digits
 
 
+def squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, K): the squared Euclidean distance from each row of `a` (N, D) to each row of `b` (K, D)."""
+    squares = np.einsum("nd,nd->n", a, a)[:, None] + np.einsum("kd,kd->k", b, b)[None] - 2 * a @ b.T
+    return np.maximum(squares, 0.0)
+
+
 @dataclass(frozen=True)
 class Clusters:
     """Where one layer's features of real digits lie: each digit's mean and the shared precision."""
@@ -2995,6 +3003,230 @@ print(
 
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
+# @title Shared with the apps: teaching the model your handwriting {display-mode: "form"}
+# Copied by scripts/sync_notebook.py from apps/digitkit (teaching.py): edit the original, not this copy.
+# A drawing takes a taught example's digit when its distance to the example is under this share of its
+# distance to the nearest digit's mean. On the tuning seeds (bench_teaching.py --ratios, the CNN), a 1 with
+# a flag was read right after 3 examples 96.7% of the time at 0.7, 98.3% at 0.8, 100% at 0.85, which also
+# moved a validation digit (0.05 points); 0.8 moved none.
+TAUGHT_RATIO = 0.8
+# At most this many examples are kept: each drawing is compared with all of them. bench_teaching.py's timing
+# (2 busy cores): one drawing with 200 examples took 24 ms with the CNN but 160 ms with the ensemble of 8;
+# with 50, see the README.
+MAX_EXAMPLES = 50
+FILE_KIND = "digit-teaching-examples/1"  # written in every file, checked when one is read
+NEEDS_CHECK = "Teaching needs the model's digit check (its feature statistics): pick another model."
+
+
+class TeachingFileError(ValueError):
+    """A file of taught examples that cannot be read: the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class TaughtExamples:
+    """The user's examples: each one the 28x28 input the model saw and the digit the user said it is.
+
+    Immutable: add, undo and forget give new examples, so a page can keep them and undo is exact. The
+    model inputs, not features, are kept: the examples work with every model, and the file with any.
+    """
+
+    inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, FIELD_SIZE, FIELD_SIZE), np.float32))
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # the examples' features per model view, computed once (the examples never change): {id: (view, features)}
+    _features: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def add(self, model_input: np.ndarray, digit: int) -> Self:
+        """These examples and one more: `model_input` (28x28 in [0, 1], as Prediction.model_input) is `digit`."""
+        if not 0 <= int(digit) < CLASS_COUNT:
+            raise ValueError(f"a taught digit is 0 to 9, not {digit}")
+        if len(self) >= MAX_EXAMPLES:
+            raise ValueError(f"at most {MAX_EXAMPLES} examples are kept: undo or forget some first")
+        image = np.asarray(model_input, np.float32).reshape(1, FIELD_SIZE, FIELD_SIZE)
+        return TaughtExamples(np.concatenate([self.inputs, image]), np.append(self.labels, np.int64(digit)))
+
+    def features(self, view: keras.Model) -> list[np.ndarray]:
+        """The examples' features in a model's feature view (DigitCheck.view), per layer; computed once."""
+        cached = self._features.get(id(view))
+        if cached is None or cached[0] is not view:
+            cached = (
+                view,
+                features_and_probabilities(view, self.inputs.reshape(len(self), FIELD_SIZE * FIELD_SIZE))[0],
+            )
+            self._features[id(view)] = cached
+        return cached[1]
+
+    def undo(self) -> Self:
+        """These examples without the last one added (the same, empty, when there are none)."""
+        return TaughtExamples(self.inputs[:-1], self.labels[:-1]) if len(self) else self
+
+    def counts(self) -> dict[int, int]:
+        """How many examples of each digit there are, for the digits taught: {1: 3, 7: 1}."""
+        digits, counts = np.unique(self.labels, return_counts=True)
+        return {int(d): int(c) for d, c in zip(digits, counts, strict=True)}
+
+    @property
+    def summary(self) -> str:
+        """The count in words: "no examples", or "4 examples (1: 3, 7: 1)"."""
+        if not len(self):
+            return "no examples"
+        each = ", ".join(f"{digit}: {count}" for digit, count in self.counts().items())
+        return f"{len(self)} example{'s' if len(self) > 1 else ''} ({each})"
+
+    def to_bytes(self) -> bytes:
+        """The examples as the bytes of a NumPy .npz file (what `from_bytes` and `load` read)."""
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, kind=np.str_(FILE_KIND), inputs=self.inputs, labels=self.labels)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str) -> Self:
+        """The examples in a file's bytes; TeachingFileError, naming the file (`name`), when it is not one."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as saved:
+                kind = str(saved["kind"]) if "kind" in saved.files else ""
+                if kind != FILE_KIND:
+                    raise TeachingFileError(f"{name}: not a file of taught examples (no {FILE_KIND!r} in it)")
+                inputs, labels = saved["inputs"], saved["labels"]
+        except TeachingFileError:
+            raise
+        except (
+            Exception
+        ) as error:  # not a zip, cut short, a missing array: numpy and zipfile raise many types
+            raise TeachingFileError(
+                f"{name}: not a file of taught examples ({type(error).__name__})"
+            ) from error
+        return cls(*_checked(inputs, labels, name))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the examples to `path` atomically (the old file stays whole if the write fails)."""
+        return write_atomically(path, lambda temporary: temporary.write_bytes(self.to_bytes()))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """The examples saved in `path`; TeachingFileError naming it when it is missing or not such a file."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise TeachingFileError(f"{path}: cannot be read ({error.strerror or error})") from error
+        return cls.from_bytes(data, str(path))
+
+
+def _checked(inputs: np.ndarray, labels: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A file's arrays as examples, or TeachingFileError saying which part of the file `name` is wrong."""
+    if inputs.ndim != 3 or inputs.shape[1:] != (FIELD_SIZE, FIELD_SIZE) or inputs.dtype.kind != "f":
+        raise TeachingFileError(
+            f"{name}: the examples are not 28x28 images (found {inputs.dtype} {inputs.shape})"
+        )
+    if labels.shape != (len(inputs),) or labels.dtype.kind not in "iu":
+        raise TeachingFileError(
+            f"{name}: the labels are not {len(inputs)} whole numbers (found {labels.dtype} {labels.shape})"
+        )
+    if len(labels) > MAX_EXAMPLES:
+        raise TeachingFileError(f"{name}: {len(labels)} examples, more than the {MAX_EXAMPLES} kept")
+    if not np.isfinite(inputs).all() or inputs.min(initial=0) < 0 or inputs.max(initial=0) > 1:
+        raise TeachingFileError(f"{name}: the examples' pixels are not all between 0 and 1")
+    if labels.min(initial=0) < 0 or labels.max(initial=0) >= CLASS_COUNT:
+        raise TeachingFileError(f"{name}: a label is not a digit from 0 to 9")
+    return inputs.astype(np.float32), labels.astype(np.int64)
+
+
+def _whitened(clusters: DigitClusters, features: list[np.ndarray]) -> list[np.ndarray]:
+    """Per layer, the features where the check's distance over the layer's scale is a Euclidean one."""
+    return [layer.whiten(x) / layer.scale for layer, x in zip(clusters.layers, features, strict=True)]
+
+
+def _whitened_means(clusters: DigitClusters) -> list[np.ndarray]:
+    """Per layer, the means (the digits', then the styles'), whitened and over the layer's scale."""
+    return [layer.whitened_means / layer.scale for layer in clusters.layers]
+
+
+def combined_distances(
+    clusters: DigitClusters, features: list[np.ndarray], points: list[np.ndarray]
+) -> np.ndarray:
+    """The distance (N, K) from each input to each point, both given per feature layer, as the digit check
+    measures it: the root mean square over the layers of the Mahalanobis distance over the layer's scale."""
+    total = sum(map(squared_distances, _whitened(clusters, features), _whitened(clusters, points)))
+    return np.sqrt(total / len(clusters.layers))
+
+
+def answers_with_examples(
+    clusters: DigitClusters,
+    features: list[np.ndarray],
+    probabilities: np.ndarray,
+    example_features: list[np.ndarray],
+    labels: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The taught answers for inputs whose features (per layer) and model probabilities are given:
+    (probabilities (N, 10), is_digit (N,), the example each answer comes from (N,): -1 for the model's own).
+
+    An input nearer to an example than TAUGHT_RATIO of its distance to the nearest digit's mean gets the
+    example's digit (probability 1; of two examples as near, the one taught last); the digit check counts
+    every example as a point near which digits lie.
+    """
+    probabilities = np.array(probabilities, np.float32)
+    labels = np.asarray(labels, np.int64)
+    if not len(labels):
+        return (
+            probabilities,
+            clusters.distances(features) <= clusters.threshold,
+            np.full(len(probabilities), -1),
+        )
+    inputs, examples = _whitened(clusters, features), _whitened(clusters, example_features)
+    to_means = list(map(squared_distances, inputs, _whitened_means(clusters)))  # per layer (N, K)
+    to_each_example = list(map(squared_distances, inputs, examples))  # per layer (N, E)
+    layers = len(clusters.layers)
+    to_digits = np.sqrt(sum(squares[:, :CLASS_COUNT] for squares in to_means) / layers).min(axis=1)
+    to_examples = np.sqrt(sum(to_each_example) / layers)
+    nearest = len(labels) - 1 - to_examples[:, ::-1].argmin(axis=1)  # on a tie, the latest example
+    taught = to_examples[np.arange(len(nearest)), nearest] < TAUGHT_RATIO * to_digits
+    probabilities[taught] = np.eye(CLASS_COUNT, dtype=np.float32)[labels[nearest[taught]]]
+    # the digit check with each example as one more mean (novelty.with_prototypes), per layer
+    nearest_squares = [
+        np.minimum(means.min(axis=1), each.min(axis=1))
+        for means, each in zip(to_means, to_each_example, strict=True)
+    ]
+    is_digit = np.sqrt(sum(nearest_squares) / layers) <= clusters.threshold
+    return probabilities, is_digit, np.where(taught, nearest, -1)
+
+
+def predict_with_examples(
+    model: keras.Model,
+    drawing: np.ndarray,
+    check: DigitCheck | None,
+    examples: TaughtExamples,
+    threshold: float = UNSURE_THRESHOLD,
+) -> tuple[Prediction, int | None]:
+    """The prediction for a drawing (white ink on black) using the taught examples, and the index of the
+    example its answer comes from (None: the model's own answer). Without examples, or without a digit
+    check (whose feature space the examples live in), it is predict_drawing's.
+
+    Raises digitkit.preprocess.EmptyImageError when the drawing holds no ink.
+    """
+    if check is None or not len(examples):
+        return predict_drawing(model, drawing, check, threshold), None
+    model_input = to_model_input_image(drawing, invert=False)
+    features, probabilities = features_and_probabilities(check.view, model_input.reshape(1, -1))
+    answered, is_digit, source = answers_with_examples(
+        check.clusters, features, probabilities, examples.features(check.view), examples.labels
+    )
+    prediction = prediction_from(answered[0], model_input, threshold, is_digit=bool(is_digit[0]))
+    return prediction, (int(source[0]) if source[0] >= 0 else None)
+
+
+def from_example_words(examples: TaughtExamples, example: int) -> str:
+    """Why a drawing got its answer from a taught example (`example`: its index, as predict_with_examples
+    gives it), in the words both apps show."""
+    return (
+        f"Read from your examples: this drawing is nearer to your example {example + 1} (a"
+        f" {examples.labels[example]}) than to any digit the model learned."
+    )
+
+
+# %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Reading a drawing {display-mode: "form"}
 def answer_words(prediction: Prediction) -> str:
     """The apps' headline, with the confidence when the digit is stated: `Prediction: 7 (99% sure)`."""
@@ -3050,8 +3282,16 @@ function render({ model, el }) {
     <div class="dc-right">
       <div class="dc-answer"></div>
       <div class="dc-bars"></div>
+      <div class="dc-source"></div>
       <div class="dc-caption">What the model gets (28x28)</div>
       <canvas class="dc-field" width="28" height="28"></canvas>
+      <div class="dc-teach">
+        <div>Wrong, or refused? <b>Teach: this is a …</b></div>
+        <div class="dc-digits"></div>
+        <div class="dc-taught"></div>
+        <button type="button" class="dc-undo">Undo</button>
+        <button type="button" class="dc-forget">Forget my examples</button>
+      </div>
     </div>`;
   const board = el.querySelector(".dc-board");
   const pen = board.getContext("2d");
@@ -3132,6 +3372,24 @@ function render({ model, el }) {
     showState();
   });
 
+  // teaching: the Python side keeps the examples; a request names the action (a count makes each new)
+  function ask(action, digit = -1) {
+    model.set("request", [(model.get("request")[0] || 0) + 1, action, digit]);
+    model.set("drawing_version", model.get("drawing_version") + 1);
+    model.save_changes();
+    showState();
+  }
+  const digits = el.querySelector(".dc-digits");
+  for (let digit = 0; digit < 10; digit++) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = String(digit);
+    button.addEventListener("click", () => ask("teach", digit));
+    digits.append(button);
+  }
+  el.querySelector(".dc-undo").addEventListener("click", () => ask("undo"));
+  el.querySelector(".dc-forget").addEventListener("click", () => ask("forget"));
+
   const bars = el.querySelector(".dc-bars");
   for (let digit = 0; digit < 10; digit++) {
     bars.insertAdjacentHTML(
@@ -3148,6 +3406,11 @@ function render({ model, el }) {
     answer.textContent = model.get("answer") || "Draw a digit (0-9) on the black square.";
     answer.dataset.sure = model.get("sure");
     answer.dataset.status = model.get("status");
+    el.querySelector(".dc-source").textContent = model.get("source");
+    el.querySelector(".dc-taught").textContent = model.get("taught");
+    const teachable = model.get("can_teach") && probabilities.length > 0;
+    digits.querySelectorAll("button").forEach((button) => (button.disabled = !teachable));
+    el.querySelector(".dc-undo").disabled = el.querySelector(".dc-forget").disabled = !model.get("example_count");
     const top = probabilities.length ? probabilities.indexOf(Math.max(...probabilities)) : -1;
     bars.querySelectorAll(".dc-row").forEach((row, digit) => {
       const p = probabilities.length ? probabilities[digit] : 0;
@@ -3178,12 +3441,12 @@ function render({ model, el }) {
     showState();
   };
   model.on("change:strokes", onStrokes);
-  model.on("change:answer change:probabilities change:field change:reading_version", onResult);
+  model.on("change:answer change:probabilities change:field change:reading_version change:taught", onResult);
   paint();
   onResult();
   return () => {
     model.off("change:strokes", onStrokes);
-    model.off("change:answer change:probabilities change:field change:reading_version", onResult);
+    model.off("change:answer change:probabilities change:field change:reading_version change:taught", onResult);
   };
 }
 
@@ -3210,11 +3473,20 @@ DIGIT_CANVAS_CSS = """
 .digit-canvas .dc-p { width: 40px; text-align: right; font-variant-numeric: tabular-nums; }
 .digit-canvas .dc-caption { margin-top: 10px; }
 .digit-canvas .dc-field { width: 112px; height: 112px; image-rendering: pixelated; border: 1px solid #ccc; }
+.digit-canvas .dc-source { max-width: 300px; font-size: 12px; color: #555; }
+.digit-canvas .dc-teach { margin-top: 10px; max-width: 320px; }
+.digit-canvas .dc-digits { display: flex; gap: 3px; margin: 4px 0; }
+.digit-canvas .dc-digits button { padding: 2px 7px; }
+.digit-canvas .dc-taught { margin: 4px 0; }
 """
 
 
 class DigitCanvas(anywidget.AnyWidget):
-    """A canvas to draw a digit on, read by the chosen model after each stroke and while drawing."""
+    """A canvas to draw a digit on, read by the chosen model after each stroke and while drawing.
+
+    The digit buttons teach it the drawing's digit (`examples`: TaughtExamples, used from then on by every
+    model that has a digit check); Undo and Forget take examples back.
+    """
 
     _esm = DIGIT_CANVAS_JS
     _css = DIGIT_CANVAS_CSS
@@ -3232,6 +3504,11 @@ class DigitCanvas(anywidget.AnyWidget):
     probabilities = traitlets.List(traitlets.Float()).tag(sync=True)  # ten, or none
     percents = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the same, worded: "94%"
     field = traitlets.List(traitlets.Int()).tag(sync=True)  # the 28x28 input as 784 grey levels, or none
+    request = traitlets.List().tag(sync=True)  # from the browser: [count, "teach" / "undo" / "forget", digit]
+    taught = traitlets.Unicode().tag(sync=True)  # the examples in words
+    example_count = traitlets.Int(0).tag(sync=True)
+    can_teach = traitlets.Bool(False).tag(sync=True)  # the chosen model has a digit check
+    source = traitlets.Unicode().tag(sync=True)  # why the answer came from an example, or a teaching error
 
     def __init__(
         self,
@@ -3244,6 +3521,7 @@ class DigitCanvas(anywidget.AnyWidget):
         if not models:
             raise ValueError("DigitCanvas needs at least one model to read the drawings")
         self._models, self._checks, self._threshold = dict(models), dict(checks or {}), threshold
+        self.examples, self._teaching_error = TaughtExamples(), ""
         super().__init__(model_names=list(models), model_name=next(iter(models)), **kwargs)
         self.read()
 
@@ -3251,26 +3529,53 @@ class DigitCanvas(anywidget.AnyWidget):
     def _drawing_changed(self, change) -> None:
         self.read()
 
-    def reading(self) -> Prediction | None:
-        """What the chosen model reads in the current drawing, as the apps read it; None when it is empty."""
+    @traitlets.observe("strokes")
+    def _new_drawing(self, change) -> None:
+        self._teaching_error = ""  # said about the drawing before
+
+    @traitlets.observe("request")
+    def _requested(self, change) -> None:
+        """Teach the drawing's digit, undo the last example or forget them all (the buttons' requests)."""
+        _, action, digit = change.new
+        self._teaching_error = ""
+        if action == "teach":
+            prediction, _ = self.reading()
+            if prediction is not None and self._checks.get(self.model_name) is not None:
+                try:
+                    self.examples = self.examples.add(prediction.model_input, digit)
+                except ValueError as error:
+                    self._teaching_error = f"Not taught: {error}."
+        elif action == "undo":
+            self.examples = self.examples.undo()
+        elif action == "forget":
+            self.examples = TaughtExamples()
+        self.read()
+
+    def reading(self) -> tuple[Prediction | None, int | None]:
+        """What the chosen model reads in the current drawing, as the apps read it (with the examples), and
+        the example the answer comes from (None: the model's own); (None, None) when the drawing is empty."""
         if self.model_name not in self._models:
             raise ValueError(f"no model named {self.model_name!r}; pick one of {', '.join(self._models)}")
         drawing = render_strokes(self.strokes, self.size, self.pen)
+        model, check = self._models[self.model_name], self._checks.get(self.model_name)
         try:
-            return predict_drawing(
-                self._models[self.model_name], drawing, self._checks.get(self.model_name), self._threshold
-            )
+            return predict_with_examples(model, drawing, check, self.examples, self._threshold)
         except EmptyImageError:
-            return None
+            return None, None
 
     def read(self) -> None:
         """Read the current drawing and show the answer, the probabilities and the 28x28 input."""
         try:
-            prediction = self.reading()
+            prediction, example = self.reading()
             answer = "" if prediction is None else answer_words(prediction)
         except ValueError as error:
-            prediction, answer = None, f"Could not read the drawing: {error}"
+            prediction, example, answer = None, None, f"Could not read the drawing: {error}"
+        can_teach = self.model_name in self._checks
+        source = from_example_words(self.examples, example) if example is not None else ""
+        source = self._teaching_error or source or ("" if can_teach else NEEDS_CHECK)
         with self.hold_sync():
+            self.taught = f"Learned from your examples: {self.examples.summary}"
+            self.example_count, self.can_teach, self.source = len(self.examples), can_teach, source
             self.answer, self.sure = answer, prediction is not None and prediction.sure
             self.status = "" if prediction is None else prediction.status.value
             self.probabilities = [] if prediction is None else [float(p) for p in prediction.probabilities]
@@ -3281,7 +3586,7 @@ class DigitCanvas(anywidget.AnyWidget):
 
     def still_picture(self) -> bytes | None:
         """The current drawing and its reading as a PNG, or None for an empty drawing."""
-        prediction = self.reading()
+        prediction, _ = self.reading()
         if prediction is None:
             return None
         buffer = io.BytesIO()

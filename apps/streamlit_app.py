@@ -24,7 +24,13 @@ from digitkit.novelty import load_checked_model
 from digitkit.prediction import UNSURE_THRESHOLD, Prediction, Status, percent
 from digitkit.preprocess import has_ink
 from digitkit.segment import TooManyDigitsError
-from digitkit.teaching import TaughtExamples, TeachingFileError, predict_with_examples
+from digitkit.teaching import (
+    NEEDS_CHECK,
+    TaughtExamples,
+    TeachingFileError,
+    from_example_words,
+    predict_with_examples,
+)
 from page_images import canvas_to_gray, enlarge, read_upload
 from streamlit_drawable_canvas import st_canvas
 
@@ -142,9 +148,7 @@ def examples_section(check) -> None:
     """The taught examples: how many, undo, forget, and the file to keep them or restore them from."""
     st.markdown("**Teach it your handwriting**")
     if check is None:
-        st.caption(
-            "Teaching needs the model's *Not a digit* check (its feature statistics): pick another model."
-        )
+        st.caption(NEEDS_CHECK)
     examples = taught_examples()
     st.markdown(f"Learned from your examples: **{examples.summary}**")
     left, right = st.columns(2)
@@ -207,10 +211,7 @@ def drawing_section(model, check, stroke_width: int) -> None:
         st.session_state.drawn_input = prediction.model_input
         show_prediction(prediction)
         if example is not None:
-            st.caption(
-                f"Read from your examples: this drawing is nearer to your example {example + 1} (a"
-                f" {examples.labels[example]}) than to any digit the model learned."
-            )
+            st.caption(from_example_words(examples, example))
         show_probabilities(prediction.probabilities)
         show_input(prediction.model_input)
         if check is not None:

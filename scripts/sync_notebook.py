@@ -85,6 +85,7 @@ CELLS = (
                 (
                     "NOVELTY_FILE",
                     "REFUSED_SHARE",
+                    "squared_distances",
                     "Clusters",
                     "DigitClusters",
                     "fit_layer",
@@ -131,6 +132,29 @@ CELLS = (
                     "Prediction",
                     "prediction_from",
                     "predict_drawing",
+                ),
+            ),
+        ),
+    ),
+    GeneratedCell(
+        "Shared with the apps: teaching the model your handwriting",
+        (
+            (
+                "teaching",
+                (
+                    "TAUGHT_RATIO",
+                    "MAX_EXAMPLES",
+                    "FILE_KIND",
+                    "NEEDS_CHECK",
+                    "TeachingFileError",
+                    "TaughtExamples",
+                    "_checked",
+                    "_whitened",
+                    "_whitened_means",
+                    "combined_distances",
+                    "answers_with_examples",
+                    "predict_with_examples",
+                    "from_example_words",
                 ),
             ),
         ),

@@ -19,6 +19,7 @@ from notebook_helpers import ROOT
 from PIL import Image
 from testdata.rows import stroke_runs
 from testdata.synthetic import glyph_strokes
+from testdata.writers import style_strokes
 
 
 def retraced(label: int, index: int = 0) -> list[list[list[float]]]:
@@ -228,3 +229,64 @@ def test_a_validation_digit_retraced_by_the_notebook_is_read(nb, cnn, real_digit
         canvas.drawing_version += 1
         right += canvas.answer.startswith(f"Prediction: {labels[row]} (")
     assert right >= 18  # of 20
+
+
+def flagged_one(seed: int) -> list[list[list[float]]]:
+    """A 1 with a flag (testdata.writers), as pen strokes 200 px tall on the 280x280 board."""
+    _, strokes = style_strokes("1 with a flag", np.random.default_rng(seed))
+    low = np.concatenate(strokes).min(axis=0)
+    return [[[60 + 200 * (x - low[0]), 40 + 200 * (y - low[1])] for x, y in stroke] for stroke in strokes]
+
+
+def draw(canvas, strokes) -> str:
+    """Put the strokes on the canvas as the browser does, and give the answer."""
+    canvas.strokes = strokes
+    canvas.drawing_version += 1
+    return canvas.answer
+
+
+def ask(canvas, action: str, digit: int = -1) -> None:
+    """Press a teaching button as the browser does: a new request, then a new drawing version."""
+    canvas.request = [(canvas.request[0] if canvas.request else 0) + 1, action, digit]
+    canvas.drawing_version += 1
+
+
+# 1s with a flag that the committed CNN, untaught, does not read as 1 on the canvas
+MISREAD_FLAGS = (0, 4)
+
+
+def test_a_one_with_a_flag_is_read_as_one_once_taught_and_undo_and_forget_take_it_back(nb, cnn, cnn_check):
+    canvas = nb.DigitCanvas({"CNN": cnn, "no check": cnn}, {"CNN": cnn_check})
+    taught, new = (flagged_one(seed) for seed in MISREAD_FLAGS)
+    assert not draw(canvas, new).startswith("Prediction: 1")
+    assert not draw(canvas, taught).startswith("Prediction: 1")
+    assert canvas.can_teach and canvas.taught == "Learned from your examples: no examples"
+    ask(canvas, "teach", 1)
+    assert canvas.taught == "Learned from your examples: 1 example (1: 1)" and canvas.example_count == 1
+    assert draw(canvas, new).startswith("Prediction: 1")
+    assert canvas.source.startswith("Read from your examples: this drawing is nearer to your example 1 (a 1)")
+    ask(canvas, "undo")
+    assert canvas.example_count == 0 and not canvas.answer.startswith("Prediction: 1")
+    ask(canvas, "teach", 1)
+    ask(canvas, "teach", 7)  # a second example, then all forgotten
+    assert canvas.taught == "Learned from your examples: 2 examples (1: 1, 7: 1)"
+    ask(canvas, "forget")
+    assert canvas.example_count == 0 and canvas.source == ""
+
+
+def test_a_model_without_a_digit_check_is_not_taught(nb, cnn, cnn_check):
+    canvas = nb.DigitCanvas({"no check": cnn, "CNN": cnn}, {"CNN": cnn_check}, strokes=flagged_one(0))
+    assert not canvas.can_teach and canvas.source.startswith("Teaching needs the model's digit check")
+    ask(canvas, "teach", 1)
+    assert canvas.example_count == 0
+    canvas.model_name = "CNN"
+    assert canvas.can_teach and canvas.source == ""
+
+
+def test_teaching_past_the_limit_says_why_in_one_line(nb, cnn, cnn_check, monkeypatch):
+    canvas = nb.DigitCanvas({"CNN": cnn}, {"CNN": cnn_check}, strokes=flagged_one(0))
+    monkeypatch.setattr(nb, "MAX_EXAMPLES", 1)
+    ask(canvas, "teach", 1)
+    ask(canvas, "teach", 1)
+    assert canvas.example_count == 1
+    assert canvas.source == "Not taught: at most 1 examples are kept: undo or forget some first."

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
@@ -45,6 +45,7 @@ TAUGHT_RATIO = 0.8
 # with 50, see the README.
 MAX_EXAMPLES = 50
 FILE_KIND = "digit-teaching-examples/1"  # written in every file, checked when one is read
+NEEDS_CHECK = "Teaching needs the model's digit check (its feature statistics): pick another model."
 
 
 class TeachingFileError(ValueError):
@@ -67,7 +68,7 @@ class TaughtExamples:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def add(self, model_input: np.ndarray, digit: int) -> TaughtExamples:
+    def add(self, model_input: np.ndarray, digit: int) -> Self:
         """These examples and one more: `model_input` (28x28 in [0, 1], as Prediction.model_input) is `digit`."""
         if not 0 <= int(digit) < CLASS_COUNT:
             raise ValueError(f"a taught digit is 0 to 9, not {digit}")
@@ -87,7 +88,7 @@ class TaughtExamples:
             self._features[id(view)] = cached
         return cached[1]
 
-    def undo(self) -> TaughtExamples:
+    def undo(self) -> Self:
         """These examples without the last one added (the same, empty, when there are none)."""
         return TaughtExamples(self.inputs[:-1], self.labels[:-1]) if len(self) else self
 
@@ -111,7 +112,7 @@ class TaughtExamples:
         return buffer.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes, name: str) -> TaughtExamples:
+    def from_bytes(cls, data: bytes, name: str) -> Self:
         """The examples in a file's bytes; TeachingFileError, naming the file (`name`), when it is not one."""
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as saved:
@@ -134,7 +135,7 @@ class TaughtExamples:
         return write_atomically(path, lambda temporary: temporary.write_bytes(self.to_bytes()))
 
     @classmethod
-    def load(cls, path: str | Path) -> TaughtExamples:
+    def load(cls, path: str | Path) -> Self:
         """The examples saved in `path`; TeachingFileError naming it when it is missing or not such a file."""
         path = Path(path)
         try:
@@ -244,3 +245,12 @@ def predict_with_examples(
     )
     prediction = prediction_from(answered[0], model_input, threshold, is_digit=bool(is_digit[0]))
     return prediction, (int(source[0]) if source[0] >= 0 else None)
+
+
+def from_example_words(examples: TaughtExamples, example: int) -> str:
+    """Why a drawing got its answer from a taught example (`example`: its index, as predict_with_examples
+    gives it), in the words both apps show."""
+    return (
+        f"Read from your examples: this drawing is nearer to your example {example + 1} (a"
+        f" {examples.labels[example]}) than to any digit the model learned."
+    )
