@@ -19,7 +19,7 @@ from notebook_helpers import ROOT
 from PIL import Image
 from testdata.rows import stroke_runs
 from testdata.synthetic import glyph_strokes
-from testdata.writers import style_strokes
+from testdata.writers import board_strokes
 
 
 def retraced(label: int, index: int = 0) -> list[list[list[float]]]:
@@ -231,13 +231,6 @@ def test_a_validation_digit_retraced_by_the_notebook_is_read(nb, cnn, real_digit
     assert right >= 18  # of 20
 
 
-def flagged_one(seed: int) -> list[list[list[float]]]:
-    """A 1 with a flag (testdata.writers), as pen strokes 200 px tall on the 280x280 board."""
-    _, strokes = style_strokes("1 with a flag", np.random.default_rng(seed))
-    low = np.concatenate(strokes).min(axis=0)
-    return [[[60 + 200 * (x - low[0]), 40 + 200 * (y - low[1])] for x, y in stroke] for stroke in strokes]
-
-
 def draw(canvas, strokes) -> str:
     """Put the strokes on the canvas as the browser does, and give the answer."""
     canvas.strokes = strokes
@@ -257,7 +250,7 @@ MISREAD_FLAGS = (0, 4)
 
 def test_a_one_with_a_flag_is_read_as_one_once_taught_and_undo_and_forget_take_it_back(nb, cnn, cnn_check):
     canvas = nb.DigitCanvas({"CNN": cnn, "no check": cnn}, {"CNN": cnn_check})
-    taught, new = (flagged_one(seed) for seed in MISREAD_FLAGS)
+    taught, new = (board_strokes("1 with a flag", seed) for seed in MISREAD_FLAGS)
     assert not draw(canvas, new).startswith("Prediction: 1")
     assert not draw(canvas, taught).startswith("Prediction: 1")
     assert canvas.can_teach and canvas.taught == "Learned from your examples: no examples"
@@ -275,7 +268,9 @@ def test_a_one_with_a_flag_is_read_as_one_once_taught_and_undo_and_forget_take_i
 
 
 def test_a_model_without_a_digit_check_is_not_taught(nb, cnn, cnn_check):
-    canvas = nb.DigitCanvas({"no check": cnn, "CNN": cnn}, {"CNN": cnn_check}, strokes=flagged_one(0))
+    canvas = nb.DigitCanvas(
+        {"no check": cnn, "CNN": cnn}, {"CNN": cnn_check}, strokes=board_strokes("1 with a flag", 0)
+    )
     assert not canvas.can_teach and canvas.source.startswith("Teaching needs the model's digit check")
     ask(canvas, "teach", 1)
     assert canvas.example_count == 0
@@ -284,7 +279,7 @@ def test_a_model_without_a_digit_check_is_not_taught(nb, cnn, cnn_check):
 
 
 def test_teaching_past_the_limit_says_why_in_one_line(nb, cnn, cnn_check, monkeypatch):
-    canvas = nb.DigitCanvas({"CNN": cnn}, {"CNN": cnn_check}, strokes=flagged_one(0))
+    canvas = nb.DigitCanvas({"CNN": cnn}, {"CNN": cnn_check}, strokes=board_strokes("1 with a flag", 0))
     monkeypatch.setattr(nb, "MAX_EXAMPLES", 1)
     ask(canvas, "teach", 1)
     ask(canvas, "teach", 1)

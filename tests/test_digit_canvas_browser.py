@@ -23,6 +23,7 @@ from notebook_helpers import NOTEBOOK, ROOT
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from testdata.rows import stroke_runs
+from testdata.writers import board_strokes
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +34,8 @@ SECTION = "## Try it yourself"
 EMPTY_ANSWER = "Draw a digit (0-9) on the black square."
 SEVEN = [[(70, 50), (210, 50), (120, 240)]]  # as a person draws it: two straight lines in one stroke
 PLUS = [[(60, 140), (220, 140)], [(140, 60), (140, 220)]]  # no digit: the committed CNN says 4 (60%) or 7
+# Seeds of 1s with a flag (board_strokes) that the committed CNN, untaught, refuses or misreads here
+TAUGHT_FLAG_SEED, NEW_FLAG_SEED = 0, 4
 STAND_INS = f"""\
 from digitkit.novelty import load_digit_check
 from testdata.mnist import mnist_digits
@@ -276,3 +279,20 @@ def test_a_shape_that_is_no_digit_is_said_to_be_none(page):
     answer = wait_for_answer(page)
     assert answer.startswith(("Not sure: ", "Prediction: ")), answer
     assert page.locator(".dc-answer").get_attribute("data-status") != "not a digit"
+
+
+def test_a_refused_or_misread_one_with_a_flag_is_read_as_one_once_taught(page):
+    page.locator(".dc-model").select_option("CNN")  # teaching needs the model's digit check
+    clear(page)
+    draw(page, board_strokes("1 with a flag", TAUGHT_FLAG_SEED, step=4))
+    assert not wait_for_answer(page).startswith("Prediction: 1")
+    page.locator(".dc-digits").get_by_role("button", name="1", exact=True).click()
+    expect(page.locator(".dc-taught")).to_have_text("Learned from your examples: 1 example (1: 1)")
+    assert wait_for_answer(page).startswith("Prediction: 1")
+    clear(page)
+    draw(page, board_strokes("1 with a flag", NEW_FLAG_SEED, step=4))  # new: untaught, not read as 1
+    assert wait_for_answer(page).startswith("Prediction: 1")
+    expect(page.locator(".dc-source")).to_contain_text("Read from your examples")
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator(".dc-taught")).to_have_text("Learned from your examples: no examples")
+    assert not wait_for_answer(page).startswith("Prediction: 1")

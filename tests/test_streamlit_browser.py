@@ -25,7 +25,7 @@ from playwright.sync_api import Browser, Page, expect
 from testdata.mnist import mnist_digits
 from testdata.rows import render_row, stroke_runs
 from testdata.synthetic import glyph_strokes, paper_photo
-from testdata.writers import slanted_pool, style_strokes
+from testdata.writers import board_strokes, slanted_pool
 
 pytestmark = pytest.mark.slow
 
@@ -316,15 +316,6 @@ def test_two_sessions_at_once_get_their_own_answers(browser, app_url):
     second.context.close()
 
 
-def flagged_one(seed: int) -> list[list[tuple[float, float]]]:
-    """A 1 with a flag (testdata.writers) as mouse strokes, 200 px tall on the canvas."""
-    _, strokes = style_strokes("1 with a flag", np.random.default_rng(seed))
-    low = np.concatenate(strokes).min(axis=0)
-    return [
-        [(60 + 200 * (x - low[0]), 40 + 200 * (y - low[1])) for x, y in stroke[::4]] for stroke in strokes
-    ]
-
-
 def pick_model(page: Page, label: str) -> None:
     """Choose a model in the sidebar's picker and wait for the page to read with it."""
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
@@ -335,13 +326,15 @@ def pick_model(page: Page, label: str) -> None:
 def test_a_refused_or_misread_one_with_a_flag_is_read_as_one_once_taught(browser, app_url):
     page = open_app(browser, app_url)
     pick_model(page, "CNN")  # a committed model that no training changes (the default ensemble grows)
-    draw(page, flagged_one(TAUGHT_FLAG_SEED))
+    draw(page, board_strokes("1 with a flag", TAUGHT_FLAG_SEED, step=4))
     assert answer(page) != "Prediction: 1"
     page.get_by_role("button", name="1", exact=True).click()
     expect(page.get_by_text("1 example (1: 1)")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     assert answer(page) == "Prediction: 1"
     clear(page)
-    draw(page, flagged_one(NEW_FLAG_SEED))  # a new one, which the CNN untaught does not read as 1 either
+    draw(
+        page, board_strokes("1 with a flag", NEW_FLAG_SEED, step=4)
+    )  # a new one, which the CNN untaught does not read as 1 either
     assert answer(page) == "Prediction: 1"
     expect(page.get_by_text("Read from your examples")).to_be_visible()
     page.get_by_test_id("stSidebar").get_by_role("button", name="Undo").click()  # (the canvas has one too)

@@ -154,6 +154,16 @@ def style_strokes(style: str, rng: np.random.Generator) -> tuple[int, list[np.nd
     return digit, [_wobble(_resample(stroke, 0.01), 0.006, rng) @ transform.T for stroke in arrays]
 
 
+def board_strokes(style: str, seed: int, step: int = 1) -> list[list[tuple[float, float]]]:
+    """A digit of the style as pen strokes on a 280x280 board (200 px tall, 60 px from the left and 40
+    from the top), every `step`-th point: what the browser tests draw with the mouse."""
+    _, strokes = style_strokes(style, np.random.default_rng(seed))
+    low = np.concatenate(strokes).min(axis=0)
+    return [
+        [(60 + 200 * (x - low[0]), 40 + 200 * (y - low[1])) for x, y in stroke[::step]] for stroke in strokes
+    ]
+
+
 def style_drawing(style: str, seed: int, pen: int = PEN_WIDTHS["mouse"], size: int = 280) -> np.ndarray:
     """A digit of the style drawn with the mouse on a black size x size canvas (uint8, ink white)."""
     rng = np.random.default_rng(seed)
