@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -128,8 +129,8 @@ def test_outputs_are_quiet_and_error_free(executed):
 
 def test_the_drawing_canvas_leaves_a_still_picture_where_widgets_cannot_run(executed):
     _, notebook = executed
-    last = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"][-1]
-    (shown,) = [o for o in last["outputs"] if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    outputs = [o for cell in notebook["cells"] for o in cell.get("outputs", [])]
+    (shown,) = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     # GitHub and papermill have no widgets: they show the picture of the canvas' example digit instead.
     picture = Image.open(io.BytesIO(base64.b64decode(shown["data"]["image/png"])))
     assert picture.size == (768, 256)
@@ -152,3 +153,19 @@ def test_training_prints_a_line_per_epoch_and_the_comparison_tests_each_step_aga
     )
     assert "That is 2 of ENSEMBLE_SIZE" not in text  # the sample trains every member it asks for
     assert "cnn: sure of a digit for " in text and "Run all, up to here: " in text
+
+
+def test_teaching_is_measured_on_new_drawings_and_the_held_out_digits(executed):
+    _, notebook = executed
+    (table,) = [
+        "".join(o["data"]["text/plain"])
+        for cell in notebook["cells"]
+        for o in cell.get("outputs", [])
+        if "new 1s with a flag read right" in "".join(o.get("data", {}).get("text/plain", ""))
+    ]
+    rows = re.findall(r"^([013]) +(\d+)% +(\d+\.\d\d)%$", table, re.M)
+    assert [taught for taught, _, _ in rows] == ["0", "1", "3"], table
+    before, after = int(rows[0][1]), int(rows[2][1])
+    assert after >= before and after >= 80, table  # 3 examples: the flagged 1s are read
+    assert abs(float(rows[2][2]) - float(rows[0][2])) <= 0.5, table  # ... and the held-out digits still
+    assert "Teach the canvas at least two examples" in cell_text(notebook)  # nobody taught this run
