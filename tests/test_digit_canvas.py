@@ -244,14 +244,11 @@ def ask(canvas, action: str, digit: int = -1) -> None:
     canvas.drawing_version += 1
 
 
-# 1s with a flag that the committed CNN, untaught, does not read as 1 on the canvas
-MISREAD_FLAGS = (0, 4)
-
-
 def test_a_one_with_a_flag_is_read_as_one_once_taught_and_undo_and_forget_take_it_back(nb, cnn, cnn_check):
     canvas = nb.DigitCanvas({"CNN": cnn, "no check": cnn}, {"CNN": cnn_check})
-    taught, new = (board_strokes("1 with a flag", seed) for seed in MISREAD_FLAGS)
-    assert not draw(canvas, new).startswith("Prediction: 1")
+    flags = [board_strokes("1 with a flag", seed) for seed in range(40)]
+    # two that the CNN, untaught, does not read as 1 (11 of these 40 with the CNN committed on 2026-12-05)
+    taught, new = [f for f in flags if not draw(canvas, f).startswith("Prediction: 1")][:2]
     assert not draw(canvas, taught).startswith("Prediction: 1")
     assert canvas.can_teach and canvas.taught == "Learned from your examples: no examples"
     ask(canvas, "teach", 1)
