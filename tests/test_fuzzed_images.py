@@ -152,7 +152,7 @@ EXIF_ENTRIES = st.tuples(  # tag, type (1-12 are TIFF's; 0, 13, 14 are not), cou
 PHOTO_FORMATS = st.sampled_from([("JPEG", {"quality": 95}), ("PNG", {}), ("WEBP", {"lossless": True})])
 
 
-def test_card() -> Image.Image:
+def digit_card() -> Image.Image:
     """A 20 x 40 gray picture, dark in its top-left corner: any turn or mirror of it shows."""
     card = Image.new("L", (20, 40), 220)
     card.paste(0, (0, 0, 10, 10))
@@ -171,7 +171,7 @@ def phone_photos(draw: st.DrawFn, malformed: bool) -> tuple[bytes, Image.Image, 
     WebP, with EXIF: the orientation among random raw tags, maybe cut short (malformed), or the orientation
     and random well-formed tags written by Pillow. Returns the file, the picture upright and as stored."""
     orientation = draw(st.integers(0, 9))
-    upright = test_card()
+    upright = digit_card()
     stored = upright.transpose(STORED_AS[orientation]) if orientation in STORED_AS else upright
     if malformed:
         entries = [orientation_entry(orientation), *draw(st.lists(EXIF_ENTRIES, max_size=6))]
