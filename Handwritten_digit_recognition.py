@@ -25,8 +25,9 @@
 # Run all**. On a GPU every model trains here, the whole ensemble included (we have not timed that: this
 # project had no GPU). On a CPU runtime (Colab's default, 2 cores) the notebook trains the MLPs, the CNN,
 # only `CPU_MEMBERS_TO_TRAIN` of the ensemble's `ENSEMBLE_SIZE` members and the distilled CNN: about an
-# hour, by our estimate from the CNN's epoch times on 2 cores. Each training cell prints how long its epochs
-# took, and the cell before *Try it yourself* the time of the whole run.
+# hour and a half, by our estimate from training times on 2 cores (the CNN 14 minutes, a member 24, the
+# distilled CNN 27). Each training cell prints how long its epochs took, and the cell before *Try it
+# yourself* the time of the whole run.
 #
 # It will:
 #
@@ -38,7 +39,7 @@
 # 5. try to do better: a tuned MLP, a convolutional network (CNN), an ensemble of CNNs and one CNN that
 #    learns from the ensemble, and test which differences are larger than chance;
 # 6. save the models, and see why a model needs a check that an input is a digit at all;
-# 7. let you draw a digit and watch the models read it.
+# 7. let you draw a digit, watch the models read it, and teach them your handwriting.
 #
 # Everything the notebook needs is defined in it, so you can upload this file alone to Colab. Cells with a
 # title and folded code ("Show code" in Colab, the `…` of a collapsed cell in JupyterLab) hold machinery you
