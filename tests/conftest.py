@@ -115,6 +115,28 @@ def cnn_digit_check():
     return load_digit_check(load_model(path), path)
 
 
+FLAG_SEEDS = range(80)  # drawings of a 1 with a flag (testdata.writers seeds) to choose the tests' ones from
+
+
+@pytest.fixture(scope="session")
+def flag_seeds(cnn_digit_check) -> dict[str, int]:
+    """Seeds of 1s with a flag (testdata.writers) by how the committed CNN reads them untaught, chosen by its own answers (so a
+    retrained CNN does not void the tests): "taught", not read as 1; "misread", read as a sure 7;
+    "refused", not a digit."""
+    from digitkit.models import DEFAULT_MODEL_DIR, load_model
+    from digitkit.prediction import Status, predict_drawing
+    from testdata.writers import style_drawing
+
+    cnn = load_model(DEFAULT_MODEL_DIR / "cnn.keras")
+    drawings = {seed: style_drawing("1 with a flag", seed) for seed in FLAG_SEEDS}
+    answers = {seed: predict_drawing(cnn, drawing, cnn_digit_check) for seed, drawing in drawings.items()}
+    misread = [s for s, p in answers.items() if p.headline == "Prediction: 7"]
+    refused = [s for s, p in answers.items() if p.status is Status.NOT_A_DIGIT]
+    taught = [s for s, p in answers.items() if p.headline != "Prediction: 1" and s not in misread[:1]]
+    assert misread and refused and taught, "the CNN reads every 1 with a flag of these seeds: choose others"
+    return {"taught": taught[0], "misread": misread[0], "refused": refused[0]}
+
+
 @pytest.fixture(scope="session")
 def best_model():
     """The best committed model in models/ (the ensemble), loaded once for the whole run."""

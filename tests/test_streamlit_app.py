@@ -427,8 +427,7 @@ def test_enlarge_makes_square_pixels():
 
 # --- teaching the model your handwriting ----------------------------------------------------------------
 
-FLAG = "1 with a flag"  # seeds of testdata.writers' drawings, as the CNN reads them untaught (test_teaching)
-TAUGHT_SEED, MISREAD_SEED = 0, 4  # "Not sure: 7 (90%) or 1 (9%)", "Prediction: 7"
+FLAG = "1 with a flag"  # drawings of testdata.writers, chosen by how the CNN reads them (conftest.flag_seeds)
 
 
 def run_with_cnn(monkeypatch, drawing: np.ndarray) -> tuple[AppTest, FakeCanvas]:
@@ -445,22 +444,22 @@ def learned(at: AppTest) -> str:
     return line.split("**")[1]
 
 
-def test_a_misread_one_taught_is_read_as_one_from_the_next_drawing(monkeypatch):
-    at, fake = run_with_cnn(monkeypatch, style_drawing(FLAG, TAUGHT_SEED))
+def test_a_misread_one_taught_is_read_as_one_from_the_next_drawing(monkeypatch, flag_seeds):
+    at, fake = run_with_cnn(monkeypatch, style_drawing(FLAG, flag_seeds["taught"]))
     assert texts(at, "subheader")[0].startswith("Not sure: 7")
     assert learned(at) == "no examples"
     at.button(key="teach-1").click().run()
     assert learned(at) == "1 example (1: 1)"
     assert texts(at, "subheader")[0] == "Prediction: 1"  # the drawing taught is now read as taught
-    fake.drawing = style_drawing(FLAG, MISREAD_SEED)  # the next drawing, misread before any teaching
+    fake.drawing = style_drawing(FLAG, flag_seeds["misread"])  # the next drawing, misread before any teaching
     at.run()
     assert texts(at, "subheader")[0] == "Prediction: 1"
     assert any("Read from your examples" in c for c in texts(at, "caption"))
     assert not at.error
 
 
-def test_an_example_taught_by_mistake_is_undone_and_all_can_be_forgotten(monkeypatch):
-    at, _ = run_with_cnn(monkeypatch, style_drawing(FLAG, MISREAD_SEED))
+def test_an_example_taught_by_mistake_is_undone_and_all_can_be_forgotten(monkeypatch, flag_seeds):
+    at, _ = run_with_cnn(monkeypatch, style_drawing(FLAG, flag_seeds["misread"]))
     untaught = texts(at, "subheader")[0]
     assert untaught == "Prediction: 7"
     at.button(key="teach-1").click().run()
@@ -475,9 +474,11 @@ def test_an_example_taught_by_mistake_is_undone_and_all_can_be_forgotten(monkeyp
     assert all(b.disabled for b in at.button if b.label in ("Undo", "Forget my examples"))
 
 
-def test_examples_are_restored_from_their_file_and_a_bad_file_is_named(monkeypatch):
-    at, _ = run_with_cnn(monkeypatch, style_drawing(FLAG, MISREAD_SEED))
-    examples = TaughtExamples().add(to_model_input(style_drawing(FLAG, TAUGHT_SEED)).reshape(28, 28), 1)
+def test_examples_are_restored_from_their_file_and_a_bad_file_is_named(monkeypatch, flag_seeds):
+    at, _ = run_with_cnn(monkeypatch, style_drawing(FLAG, flag_seeds["misread"]))
+    examples = TaughtExamples().add(
+        to_model_input(style_drawing(FLAG, flag_seeds["taught"])).reshape(28, 28), 1
+    )
     at.file_uploader(key="examples_file").upload(
         "my_digit_examples.npz", examples.to_bytes(), "application/zip"
     ).run()
