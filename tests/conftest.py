@@ -120,9 +120,9 @@ FLAG_SEEDS = range(80)  # drawings of a 1 with a flag (testdata.writers seeds) t
 
 @pytest.fixture(scope="session")
 def flag_seeds(cnn_digit_check) -> dict[str, int]:
-    """Seeds of 1s with a flag (testdata.writers) by how the committed CNN reads them untaught, chosen by its own answers (so a
-    retrained CNN does not void the tests): "taught", not read as 1; "misread", read as a sure 7;
-    "refused", not a digit."""
+    """Seeds of 1s with a flag (testdata.writers) by how the committed CNN reads them untaught, chosen by
+    its own answers so that a retrained CNN does not void the tests: "taught", not read as 1; "misread",
+    read as a sure 7; "refused", not a digit."""
     from digitkit.models import DEFAULT_MODEL_DIR, load_model
     from digitkit.prediction import Status, predict_drawing
     from testdata.writers import style_drawing

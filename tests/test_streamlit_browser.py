@@ -332,9 +332,8 @@ def test_a_refused_or_misread_one_with_a_flag_is_read_as_one_once_taught(browser
     expect(page.get_by_text("1 example (1: 1)")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     assert answer(page) == "Prediction: 1"
     clear(page)
-    draw(
-        page, board_strokes("1 with a flag", NEW_FLAG_SEED, step=4)
-    )  # a new one, which the CNN untaught does not read as 1 either
+    # a new one, which the CNN untaught does not read as 1 either
+    draw(page, board_strokes("1 with a flag", NEW_FLAG_SEED, step=4))
     assert answer(page) == "Prediction: 1"
     expect(page.get_by_text("Read from your examples")).to_be_visible()
     page.get_by_test_id("stSidebar").get_by_role("button", name="Undo").click()  # (the canvas has one too)
