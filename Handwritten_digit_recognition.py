@@ -78,7 +78,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
@@ -2370,6 +2370,14 @@ print(
 # Copied by scripts/sync_notebook.py from apps/digitkit (novelty.py): edit the original, not this copy.
 NOVELTY_FILE = "novelty.npz"
 REFUSED_SHARE = 0.01  # the threshold refuses this share of the validation digits
+# An input whose distance to a labelled point (a style's prototype, or an example the user taught,
+# teaching.py) is under this share of its distance to the nearest digit's mean is read as the point's digit.
+# Chosen on the teaching benchmark's tuning seeds (bench_teaching.py --ratios, the CNN): a 1 with a flag
+# was read right after 3 examples 96.7% of the time at 0.7, 98.3% at 0.8, 100% at 0.85, which also moved a
+# validation digit (0.05 points); 0.8 moved none. With the styles' prototypes as the points (tuning set,
+# bench_writers.py --ablation, the ensemble): style drawings read right 92.9% -> 99.3%, 2 more style photos
+# read exactly, no other photo and no validation digit read differently.
+NEARER_RATIO = 0.8
 
 
 def squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -2414,14 +2422,59 @@ class DigitClusters:
     layers: tuple[Clusters, ...]
     threshold: float  # combined distances above this are not digits
     model_sha256: str  # the model file these were fitted for
+    # the digit of each prototype after the ten digits' means (a style's: a 1 with a flag is a 1); -1, or
+    # none given, for a prototype that only widens the check: its inputs are read by the model
+    prototype_digits: tuple[int, ...] = ()
+
+    def whiten(self, features: list[np.ndarray]) -> list[np.ndarray]:
+        """Per layer, the features where the check's distance over the layer's scale is a Euclidean one."""
+        return [layer.whiten(x) / layer.scale for layer, x in zip(self.layers, features, strict=True)]
+
+    def squares(self, whitened: list[np.ndarray]) -> list[np.ndarray]:
+        """Per layer, the squared scaled distance (N, K) from each input (`whitened` features) to each mean."""
+        return [
+            squared_distances(x, layer.whitened_means / layer.scale)
+            for layer, x in zip(self.layers, whitened, strict=True)
+        ]
 
     def distances(self, features: list[np.ndarray]) -> np.ndarray:
         """The combined distance of each input (N,): the root mean square of the layers' scaled distances."""
-        squares = [
-            (clusters.distances(layer) / clusters.scale) ** 2
-            for clusters, layer in zip(self.layers, features, strict=True)
-        ]
-        return np.sqrt(np.mean(squares, axis=0))
+        squares = self.squares(self.whiten(features))
+        return np.sqrt(np.mean([s.min(axis=1) for s in squares], axis=0))
+
+    @property
+    def labelled(self) -> tuple[np.ndarray, np.ndarray]:
+        """The prototypes that have a digit: their indices into the means, and their digits."""
+        digits = np.asarray(self.prototype_digits, np.int64).reshape(-1)
+        which = np.flatnonzero(digits >= 0)
+        return CLASS_COUNT + which, digits[which]
+
+    def answers(self, features: list[np.ndarray], probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The probabilities with inputs near a style's prototype read as its digit (read_by_points), and
+        each input's combined distance (N,), from one pass over the layers."""
+        squares = self.squares(self.whiten(features))
+        combined = np.sqrt(sum(squares) / len(squares))  # (N, K): to each mean, as the check measures it
+        which, digits = self.labelled
+        read, _ = read_by_points(
+            probabilities, combined[:, :CLASS_COUNT].min(axis=1), combined[:, which], digits
+        )
+        return read, np.sqrt(np.mean([s.min(axis=1) for s in squares], axis=0))
+
+
+def read_by_points(
+    probabilities: np.ndarray, to_digits: np.ndarray, to_points: np.ndarray, digits: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The probabilities (N, 10) where an input nearer to a labelled point than NEARER_RATIO of its distance
+    to the nearest digit's mean (`to_digits`, (N,)) takes the point's digit at probability 1; of two points
+    as near, the later. `to_points` (N, P): the distances to the points, whose digits are `digits` (P,).
+    Also which point each input was read by, -1 for none (the model's own answer)."""
+    probabilities = np.array(probabilities, np.float32)
+    if not to_points.shape[1]:
+        return probabilities, np.full(len(probabilities), -1)
+    nearest = to_points.shape[1] - 1 - to_points[:, ::-1].argmin(axis=1)  # on a tie, the later point
+    near = to_points[np.arange(len(nearest)), nearest] < NEARER_RATIO * to_digits
+    probabilities[near] = np.eye(CLASS_COUNT, dtype=np.float32)[np.asarray(digits)[nearest[near]]]
+    return probabilities, np.where(near, nearest, -1)
 
 
 def fit_layer(features: np.ndarray, labels: np.ndarray, ridge: float = 1e-3) -> Clusters:
@@ -2437,14 +2490,21 @@ def fit_layer(features: np.ndarray, labels: np.ndarray, ridge: float = 1e-3) -> 
     return Clusters(means, unscaled.precision, scale)
 
 
-def with_prototypes(clusters: DigitClusters, features: list[np.ndarray], groups: np.ndarray) -> DigitClusters:
+def with_prototypes(
+    clusters: DigitClusters, features: list[np.ndarray], groups: np.ndarray, digits: np.ndarray | None = None
+) -> DigitClusters:
     """The clusters with one more mean per group of inputs (a writing style), in every layer.
 
-    `features` are the inputs' features per layer (as features_and_probabilities gives them) and `groups`
-    says which group each input belongs to. The shared covariance and the scales stay as fitted on MNIST.
+    `features` are the inputs' features per layer (as features_and_probabilities gives them), `groups`
+    says which group each input belongs to and `digits` which digit it is (a group's inputs are all one
+    digit; None: the prototypes only widen the check). The covariance and the scales stay as fitted.
     """
     groups = np.asarray(groups)
     names = list(dict.fromkeys(groups.tolist()))  # in order of first appearance
+    digits = np.full(len(groups), -1) if digits is None else np.asarray(digits, np.int64)
+    own = tuple(int(digits[groups == g][0]) for g in names)
+    extra = len(clusters.layers[0].means) - CLASS_COUNT  # the prototypes there are already
+    earlier = (tuple(clusters.prototype_digits) + (-1,) * extra)[:extra]
     layers = tuple(
         Clusters(
             np.concatenate(
@@ -2455,7 +2515,7 @@ def with_prototypes(clusters: DigitClusters, features: list[np.ndarray], groups:
         )
         for layer, f in zip(clusters.layers, features, strict=True)
     )
-    return DigitClusters(layers, clusters.threshold, clusters.model_sha256)
+    return DigitClusters(layers, clusters.threshold, clusters.model_sha256, earlier + own)
 
 
 def _feature_outputs(network: keras.Model) -> list:
@@ -2533,9 +2593,9 @@ class DigitCheck:
         return probabilities, is_digit
 
     def scored(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The probabilities, each input's distance to the digits' clusters, and whether it is a digit."""
-        features, probabilities = features_and_probabilities(self.view, batch)
-        distances = self.clusters.distances(features)
+        """The probabilities (with the styles read, DigitClusters.answers), each input's distance to the
+        digits' clusters, and whether it is a digit."""
+        probabilities, distances = self.clusters.answers(*features_and_probabilities(self.view, batch))
         return probabilities, distances, distances <= self.clusters.threshold
 
 
@@ -2545,6 +2605,7 @@ def saved_arrays(name: str, clusters: DigitClusters) -> dict[str, np.ndarray]:
         f"{name}/layers": np.int64(len(clusters.layers)),
         f"{name}/threshold": np.float64(clusters.threshold),
         f"{name}/sha256": np.str_(clusters.model_sha256),
+        f"{name}/prototype_digits": np.asarray(clusters.prototype_digits, np.int64).reshape(-1),
     }
     for k, layer in enumerate(clusters.layers):
         arrays |= {
@@ -2561,19 +2622,20 @@ def fit_clusters(
     y_train: np.ndarray,
     x_tuning: np.ndarray,
     model_sha256: str,
-    styles: tuple[np.ndarray, np.ndarray] | None = None,
+    styles: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> DigitClusters:
     """The clusters of a model's features (`view`: its feature_view) fitted on training digits (`y_train`:
-    the digits, not one-hot), with one prototype per writing style when `styles` gives drawings and each
-    one's style, and the threshold that refuses REFUSED_SHARE of the digits `x_tuning` (none fitted on)."""
+    the digits, not one-hot), with one prototype per writing style when `styles` gives drawings, each one's
+    style and its digit, and the threshold that refuses REFUSED_SHARE of the digits `x_tuning` (none fitted
+    on)."""
     train_features, _ = features_and_probabilities(view, x_train)
     clusters = DigitClusters(tuple(fit_layer(f, y_train) for f in train_features), np.inf, model_sha256)
     if styles is not None:
-        drawings, groups = styles
-        clusters = with_prototypes(clusters, features_and_probabilities(view, drawings)[0], groups)
+        drawings, groups, digits = styles
+        clusters = with_prototypes(clusters, features_and_probabilities(view, drawings)[0], groups, digits)
     distances = clusters.distances(features_and_probabilities(view, x_tuning)[0])
     threshold = float(np.quantile(distances, 1 - REFUSED_SHARE, method="higher"))
-    return DigitClusters(clusters.layers, threshold, model_sha256)
+    return replace(clusters, threshold=threshold)
 
 
 # %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
@@ -3012,11 +3074,6 @@ print(
 # %% cellView="form" jupyter={"source_hidden": true} tags=["helpers"]
 # @title Shared with the apps: teaching the model your handwriting {display-mode: "form"}
 # Copied by scripts/sync_notebook.py from apps/digitkit (teaching.py): edit the original, not this copy.
-# A drawing takes a taught example's digit when its distance to the example is under this share of its
-# distance to the nearest digit's mean. On the tuning seeds (bench_teaching.py --ratios, the CNN), a 1 with
-# a flag was read right after 3 examples 96.7% of the time at 0.7, 98.3% at 0.8, 100% at 0.85, which also
-# moved a validation digit (0.05 points); 0.8 moved none.
-TAUGHT_RATIO = 0.8
 # At most this many examples are kept: each drawing is compared with all of them. bench_teaching.py's timing
 # (2 busy cores): one drawing with 200 examples took 24 ms with the CNN but 160 ms with the ensemble of 8;
 # with 50, see the README.
@@ -3141,22 +3198,12 @@ def _checked(inputs: np.ndarray, labels: np.ndarray, name: str) -> tuple[np.ndar
     return inputs.astype(np.float32), labels.astype(np.int64)
 
 
-def _whitened(clusters: DigitClusters, features: list[np.ndarray]) -> list[np.ndarray]:
-    """Per layer, the features where the check's distance over the layer's scale is a Euclidean one."""
-    return [layer.whiten(x) / layer.scale for layer, x in zip(clusters.layers, features, strict=True)]
-
-
-def _whitened_means(clusters: DigitClusters) -> list[np.ndarray]:
-    """Per layer, the means (the digits', then the styles'), whitened and over the layer's scale."""
-    return [layer.whitened_means / layer.scale for layer in clusters.layers]
-
-
 def combined_distances(
     clusters: DigitClusters, features: list[np.ndarray], points: list[np.ndarray]
 ) -> np.ndarray:
     """The distance (N, K) from each input to each point, both given per feature layer, as the digit check
     measures it: the root mean square over the layers of the Mahalanobis distance over the layer's scale."""
-    total = sum(map(squared_distances, _whitened(clusters, features), _whitened(clusters, points)))
+    total = sum(map(squared_distances, clusters.whiten(features), clusters.whiten(points)))
     return np.sqrt(total / len(clusters.layers))
 
 
@@ -3168,36 +3215,34 @@ def answers_with_examples(
     labels: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The taught answers for inputs whose features (per layer) and model probabilities are given:
-    (probabilities (N, 10), is_digit (N,), the example each answer comes from (N,): -1 for the model's own).
+    (probabilities (N, 10), is_digit (N,), the example each answer comes from (N,): -1 for none).
 
-    An input nearer to an example than TAUGHT_RATIO of its distance to the nearest digit's mean gets the
-    example's digit (probability 1; of two examples as near, the one taught last); the digit check counts
-    every example as a point near which digits lie.
+    The examples are points as the check's styles are (novelty.read_by_points): an input nearer to an
+    example than NEARER_RATIO of its distance to the nearest digit's mean gets the example's digit
+    (probability 1; of two as near, the one taught last), over what a style's prototype reads; the digit
+    check counts every example as a point near which digits lie.
     """
-    probabilities = np.array(probabilities, np.float32)
     labels = np.asarray(labels, np.int64)
     if not len(labels):
-        return (
-            probabilities,
-            clusters.distances(features) <= clusters.threshold,
-            np.full(len(probabilities), -1),
-        )
-    inputs, examples = _whitened(clusters, features), _whitened(clusters, example_features)
-    to_means = list(map(squared_distances, inputs, _whitened_means(clusters)))  # per layer (N, K)
-    to_each_example = list(map(squared_distances, inputs, examples))  # per layer (N, E)
+        probabilities, distances = clusters.answers(features, probabilities)
+        return probabilities, distances <= clusters.threshold, np.full(len(probabilities), -1)
+    inputs = clusters.whiten(features)
+    to_means = clusters.squares(inputs)  # per layer (N, K)
+    to_each_example = list(map(squared_distances, inputs, clusters.whiten(example_features)))  # (N, E)
     layers = len(clusters.layers)
-    to_digits = np.sqrt(sum(squares[:, :CLASS_COUNT] for squares in to_means) / layers).min(axis=1)
+    means = np.sqrt(sum(to_means) / layers)
+    to_digits = means[:, :CLASS_COUNT].min(axis=1)
+    styles, style_digits = clusters.labelled
+    answered, _ = read_by_points(probabilities, to_digits, means[:, styles], style_digits)
     to_examples = np.sqrt(sum(to_each_example) / layers)
-    nearest = len(labels) - 1 - to_examples[:, ::-1].argmin(axis=1)  # on a tie, the latest example
-    taught = to_examples[np.arange(len(nearest)), nearest] < TAUGHT_RATIO * to_digits
-    probabilities[taught] = np.eye(CLASS_COUNT, dtype=np.float32)[labels[nearest[taught]]]
+    answered, example = read_by_points(answered, to_digits, to_examples, labels)  # the user's over a style's
     # the digit check with each example as one more mean (novelty.with_prototypes), per layer
     nearest_squares = [
-        np.minimum(means.min(axis=1), each.min(axis=1))
-        for means, each in zip(to_means, to_each_example, strict=True)
+        np.minimum(squares.min(axis=1), each.min(axis=1))
+        for squares, each in zip(to_means, to_each_example, strict=True)
     ]
     is_digit = np.sqrt(sum(nearest_squares) / layers) <= clusters.threshold
-    return probabilities, is_digit, np.where(taught, nearest, -1)
+    return answered, is_digit, example
 
 
 def predict_with_examples(
@@ -3644,7 +3689,7 @@ display(canvas)
 # what a trained network computes and reuses it: here the features the digit check measures (the numbers
 # each block of the CNN computes; see *Sure of anything?*). Each digit's training images form a cluster in
 # that space, and a taught example becomes one more point of its digit's cluster. A drawing nearer to an
-# example than `TAUGHT_RATIO` (80%) of its distance to the nearest digit's mean is read as the example's
+# example than `NEARER_RATIO` (80%) of its distance to the nearest digit's mean is read as the example's
 # digit, and the digit check no longer refuses what lies near an example. The network itself never changes,
 # so **Undo** and **Forget my examples** on the canvas take an example back exactly.
 #

@@ -8,7 +8,7 @@ these very styles, scripts/fit_novelty.py, from other seeds) and without those p
 nobody foresaw. The validation digits (this set's half, no model trained on them) are read with every
 set of examples taught; their accuracy must stay within 0.1 points of the untaught model's.
 
-`--set tuning` is for choosing (`--ratios 0.7 0.8 0.85` tries TAUGHT_RATIO values; `--fine-tuning` compares
+`--set tuning` is for choosing (`--ratios 0.7 0.8 0.85` tries novelty.NEARER_RATIO values; `--fine-tuning` compares
 a short fine-tuning of the last layer on the examples mixed with 3,000 training digits); `--set reporting`
 gives the README's table and is never used to choose anything.
 
@@ -236,7 +236,7 @@ def main() -> None:
     parser.add_argument("--model", help="one model (default: the apps' default, the first found)")
     parser.add_argument("--drawings", type=int, default=20, help="new drawings of each style at each pen")
     parser.add_argument(
-        "--ratios", type=float, nargs="+", help="TAUGHT_RATIO values to try (tuning set only)"
+        "--ratios", type=float, nargs="+", help="NEARER_RATIO values to try (tuning set only)"
     )
     parser.add_argument("--fine-tuning", action="store_true", help="compare fine-tuning the last layer")
     parser.add_argument(
@@ -251,7 +251,7 @@ def main() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(CORES)
     tf.config.threading.set_inter_op_parallelism_threads(CORES)
-    from digitkit import teaching
+    from digitkit import novelty
     from digitkit.files import write_atomically
     from digitkit.models import load_model
     from digitkit.novelty import NoveltyError, load_digit_check
@@ -269,11 +269,11 @@ def main() -> None:
     reader = Reader(check.view, check.clusters)
     untaught = float((reader.features(validation[0])[1].argmax(axis=1) == validation[1]).mean())
     print(
-        f"{args.set} set, the {name} model, TAUGHT_RATIO {teaching.TAUGHT_RATIO}; {args.drawings} new drawings"
+        f"{args.set} set, the {name} model, NEARER_RATIO {novelty.NEARER_RATIO}; {args.drawings} new drawings"
         f" of each style at each of {len(PEN_WIDTHS)} pens; {len(validation[1]):,} validation digits"
         f" (untaught accuracy {untaught:.2%})"
     )
-    record = {"set": args.set, "model": name, "ratio": teaching.TAUGHT_RATIO, "untaught_accuracy": untaught}
+    record = {"set": args.set, "model": name, "ratio": novelty.NEARER_RATIO, "untaught_accuracy": untaught}
     for label, clusters in [
         ("the digit check as fitted (with its prototypes of these styles)", check.clusters),
         (
@@ -305,9 +305,9 @@ def main() -> None:
 
     if args.ratios:
         for ratio in args.ratios:
-            teaching.TAUGHT_RATIO = ratio
+            novelty.NEARER_RATIO = ratio
             result = measure(reader, inputs, validation, check.clusters)
-            print_table(f"TAUGHT_RATIO {ratio} (the check as fitted):", result, untaught)
+            print_table(f"NEARER_RATIO {ratio} (the check as fitted):", result, untaught)
             record[f"ratio {ratio}"] = result
     if args.fine_tuning:
         import keras

@@ -18,7 +18,9 @@ Drawings on the web page's canvas (read as the apps read a drawing):
 - non-digits: letters, symbols and doodles (none a person could take for a digit): refused or not;
 - validation digits (the half of the set): refused by the digit check.
 
-`--ablation` reads the photos again with each of the reader's rules switched off (digitkit.marks.Rules).
+`--ablation` reads the photos again with each of the reader's rules switched off (digitkit.marks.Rules),
+and photos and drawings with the digit check's styles not read as their digits (novelty.read_by_points:
+the check's prototypes of the styles, fitted on other seeds, still widen it).
 
 Usage: .venv/bin/python benchmarks/bench_writers.py [--data dataset] [--set tuning] [--model ensemble]
        [--count 50] [--drawings 20] [--ablation]
@@ -35,7 +37,7 @@ from collections import Counter
 import numpy as np
 from digitkit.marks import Rules
 from digitkit.models import load_model
-from digitkit.novelty import load_digit_check
+from digitkit.novelty import DigitCheck, load_digit_check
 from digitkit.prediction import Status, predict_drawing
 from digitkit.reading import read_digits
 from notebook_helpers import ROOT, add_data_and_models_arguments, chosen_model, labelled_split
@@ -72,6 +74,7 @@ TARGETS = {
     "paper photos read exactly": 0.90,
 }
 MAX_VALIDATION_REFUSED = 0.01
+STYLES_READ = "styles read as their digits"  # the ablation's row for novelty.read_by_points
 
 
 def photo_sets(which: str, count: int, digits: tuple[np.ndarray, np.ndarray]) -> dict[str, list]:
@@ -271,6 +274,8 @@ def main() -> None:
         rows = {"none (all rules on)": photos}
         for field in dataclasses.fields(Rules):
             rows[field.name] = read_photos(sets, model, check, Rules(**{field.name: False}))
+        unread = DigitCheck(check.view, dataclasses.replace(check.clusters, prototype_digits=()))
+        rows[STYLES_READ] = read_photos(sets, model, unread, Rules())
         for rule, result in rows.items():
             cells = [
                 f"{sum(result[s][o] for o in PHOTO_OUTCOMES[:2])} / {sum(result[s][o] for o in SILENT)}"
@@ -280,6 +285,14 @@ def main() -> None:
         record["ablation"] = {
             rule: {key: dict(c) for key, c in result.items()} for rule, result in rows.items()
         }
+        drawn = read_drawings(args.set, args.drawings, model, unread)
+        unread_styles = sum((c for key, c in drawn.items() if key != "non-digits"), Counter())
+        print(
+            f"\nWith {STYLES_READ} switched off: style drawings read right {share(unread_styles, 'right')}"
+            f" (on: {share(styles, 'right')}), non-digit drawings refused {share(drawn['non-digits'], 'right')}"
+            f" (on: {share(refused, 'right')})"
+        )
+        record["ablation drawings"] = {key: dict(counter) for key, counter in drawn.items()}
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"writers-{args.set}-{name}.json"
     nb.write_atomically(out, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))

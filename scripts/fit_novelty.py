@@ -3,9 +3,10 @@
 For each model in the model folder: its features on the notebook's training split (the digits as they are
 and with their strokes thinned or thickened, as the CNNs' training augmentation does) give each digit's
 mean and one shared covariance; drawings of the writing styles MNIST has few of (testdata.writers, drawn
-from seeds no benchmark reads) add one prototype each; the distance threshold is set so that at most 1% of
-the tuning half of the notebook's validation digits are refused (apps/digitkit/novelty.py), so the other
-half measures it honestly (benchmarks/bench_writers.py). A few minutes on 2 CPU cores. Rerun after
+from seeds no benchmark reads) add one prototype each, with its digit (an input near it is read as that
+digit: novelty.read_by_points); the distance threshold is set so that at most 1% of the tuning half of the
+notebook's validation digits are refused (apps/digitkit/novelty.py), so the other half measures it
+honestly (benchmarks/bench_writers.py). A few minutes on 2 CPU cores. Rerun after
 retraining a model: the file records each model file's SHA-256, and the apps refuse statistics fitted for
 another version.
 
@@ -31,15 +32,15 @@ from testdata.writers import FITTING_SEEDS, PEN_WIDTHS, STYLES, style_drawing, v
 STYLE_DRAWINGS = 20  # drawings of each style at each pen width, for its prototype
 
 
-def style_drawings() -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs of every style drawn STYLE_DRAWINGS times at each pen width, and each one's style."""
+def style_drawings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Model inputs of every style drawn STYLE_DRAWINGS times at each pen width, each one's style and digit."""
     inputs, styles = [], []
     for style in STYLES:
         for p, pen in enumerate(PEN_WIDTHS.values()):
             for k in range(STYLE_DRAWINGS):
                 inputs.append(to_model_input(style_drawing(style, FITTING_SEEDS.start + 100 * p + k, pen)))
                 styles.append(style)
-    return np.stack(inputs), np.array(styles)
+    return np.stack(inputs), np.array(styles), np.array([STYLES[style][0] for style in styles])
 
 
 def kept_arrays(novelty_path: Path, refitted: set[str]) -> dict[str, np.ndarray]:

@@ -85,9 +85,11 @@ CELLS = (
                 (
                     "NOVELTY_FILE",
                     "REFUSED_SHARE",
+                    "NEARER_RATIO",
                     "squared_distances",
                     "Clusters",
                     "DigitClusters",
+                    "read_by_points",
                     "fit_layer",
                     "with_prototypes",
                     "_feature_outputs",
@@ -142,15 +144,12 @@ CELLS = (
             (
                 "teaching",
                 (
-                    "TAUGHT_RATIO",
                     "MAX_EXAMPLES",
                     "FILE_KIND",
                     "NEEDS_CHECK",
                     "TeachingFileError",
                     "TaughtExamples",
                     "_checked",
-                    "_whitened",
-                    "_whitened_means",
                     "combined_distances",
                     "answers_with_examples",
                     "predict_with_examples",

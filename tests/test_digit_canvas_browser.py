@@ -45,6 +45,8 @@ cnn = ensemble = keras.models.load_model(committed / "cnn.keras")
 mlp = tuned_mlp = keras.models.load_model(committed / "mlp.keras")
 distilled = None  # as when no distilled CNN was trained for these members
 digit_checks = {{name: load_digit_check(model, committed / f"{{name}}.keras") for name, model in [("cnn", cnn), ("mlp", mlp)]}}
+# as the checks a run fits (without the styles' prototypes): no style is read as its digit
+digit_checks = {{name: DigitCheck(c.view, replace(c.clusters, prototype_digits=())) for name, c in digit_checks.items()}}
 images, labels = mnist_digits()
 x_val, val_labels = normalize(images[1::12].reshape(-1, 784)), labels[1::12]
 """

@@ -430,8 +430,11 @@ def test_enlarge_makes_square_pixels():
 FLAG = "1 with a flag"  # drawings of testdata.writers, chosen by how the CNN reads them (conftest.flag_seeds)
 
 
-def run_with_cnn(monkeypatch, drawing: np.ndarray) -> tuple[AppTest, FakeCanvas]:
-    """The page with the CNN picked in the sidebar (its digit check is committed with it)."""
+def run_with_cnn(monkeypatch, drawing: np.ndarray, model_dir: Path) -> tuple[AppTest, FakeCanvas]:
+    """The page with the CNN picked in the sidebar, its models from `model_dir` (conftest's
+    unforeseen_model_dir: the committed CNN with no style read as its digit, so its 1s with a flag are
+    misread as before any teaching)."""
+    monkeypatch.setenv(MODEL_DIR_VARIABLE, str(model_dir))
     at, fake = run_app(monkeypatch, drawing)
     at.selectbox(key="model").set_value("cnn").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -444,8 +447,10 @@ def learned(at: AppTest) -> str:
     return line.split("**")[1]
 
 
-def test_a_misread_one_taught_is_read_as_one_from_the_next_drawing(monkeypatch, flag_seeds):
-    at, fake = run_with_cnn(monkeypatch, style_drawing(FLAG, flag_seeds["taught"]))
+def test_a_misread_one_taught_is_read_as_one_from_the_next_drawing(
+    monkeypatch, flag_seeds, unforeseen_model_dir
+):
+    at, fake = run_with_cnn(monkeypatch, style_drawing(FLAG, flag_seeds["taught"]), unforeseen_model_dir)
     assert texts(at, "subheader")[0].startswith("Not sure: 7")
     assert learned(at) == "no examples"
     at.button(key="teach-1").click().run()
@@ -458,8 +463,10 @@ def test_a_misread_one_taught_is_read_as_one_from_the_next_drawing(monkeypatch, 
     assert not at.error
 
 
-def test_an_example_taught_by_mistake_is_undone_and_all_can_be_forgotten(monkeypatch, flag_seeds):
-    at, _ = run_with_cnn(monkeypatch, style_drawing(FLAG, flag_seeds["misread"]))
+def test_an_example_taught_by_mistake_is_undone_and_all_can_be_forgotten(
+    monkeypatch, flag_seeds, unforeseen_model_dir
+):
+    at, _ = run_with_cnn(monkeypatch, style_drawing(FLAG, flag_seeds["misread"]), unforeseen_model_dir)
     untaught = texts(at, "subheader")[0]
     assert untaught == "Prediction: 7"
     at.button(key="teach-1").click().run()
@@ -474,8 +481,10 @@ def test_an_example_taught_by_mistake_is_undone_and_all_can_be_forgotten(monkeyp
     assert all(b.disabled for b in at.button if b.label in ("Undo", "Forget my examples"))
 
 
-def test_examples_are_restored_from_their_file_and_a_bad_file_is_named(monkeypatch, flag_seeds):
-    at, _ = run_with_cnn(monkeypatch, style_drawing(FLAG, flag_seeds["misread"]))
+def test_examples_are_restored_from_their_file_and_a_bad_file_is_named(
+    monkeypatch, flag_seeds, unforeseen_model_dir
+):
+    at, _ = run_with_cnn(monkeypatch, style_drawing(FLAG, flag_seeds["misread"]), unforeseen_model_dir)
     examples = TaughtExamples().add(
         to_model_input(style_drawing(FLAG, flag_seeds["taught"])).reshape(28, 28), 1
     )
@@ -492,8 +501,8 @@ def test_examples_are_restored_from_their_file_and_a_bad_file_is_named(monkeypat
     assert learned(at) == "1 example (1: 1)"  # the examples taught are kept
 
 
-def test_teaching_is_offered_only_with_a_drawing(monkeypatch):
+def test_teaching_is_offered_only_with_a_drawing(monkeypatch, unforeseen_model_dir):
     at, _ = run_app(monkeypatch, np.zeros((280, 280), np.uint8))
     assert not [b for b in at.button if b.key and b.key.startswith("teach-")]
-    at, _ = run_with_cnn(monkeypatch, digit_drawing(3, 280))
+    at, _ = run_with_cnn(monkeypatch, digit_drawing(3, 280), unforeseen_model_dir)
     assert [b.label for b in at.button if b.key and b.key.startswith("teach-")] == [str(d) for d in range(10)]

@@ -152,48 +152,48 @@ def test_distances_are_the_digit_checks_own(cnn_digit_check):
         )
 
 
-def test_a_misread_one_with_a_flag_is_read_as_one_once_taught(cnn, cnn_digit_check, flag_seeds):
+def test_a_misread_one_with_a_flag_is_read_as_one_once_taught(cnn, unforeseen_cnn_check, flag_seeds):
     model = cnn
     drawing = style_drawing(FLAG, flag_seeds["misread"])
-    untaught = predict_drawing(model, drawing, cnn_digit_check)
+    untaught = predict_drawing(model, drawing, unforeseen_cnn_check)
     assert untaught.headline == "Prediction: 7"
     examples = TaughtExamples().add(field(flag_seeds["taught"]), 1)
-    taught, example = predict_with_examples(model, drawing, cnn_digit_check, examples)
+    taught, example = predict_with_examples(model, drawing, unforeseen_cnn_check, examples)
     assert taught.headline == "Prediction: 1" and example == 0
     # undone, the model's own answer comes back exactly
-    again, example = predict_with_examples(model, drawing, cnn_digit_check, examples.undo())
+    again, example = predict_with_examples(model, drawing, unforeseen_cnn_check, examples.undo())
     assert example is None and again.headline == untaught.headline
     np.testing.assert_array_equal(again.probabilities, untaught.probabilities)
 
 
-def test_the_check_widened_by_the_examples_is_novelty_with_prototypes(cnn_digit_check, flag_seeds):
+def test_the_check_widened_by_the_examples_is_novelty_with_prototypes(unforeseen_cnn_check, flag_seeds):
     from digitkit.novelty import with_prototypes
 
     examples = TaughtExamples().add(field(flag_seeds["refused"]), 1).add(field(9), 1)
     inputs = np.stack([field(s).ravel() for s in range(10, 40)])
-    features, probabilities = features_and_probabilities(cnn_digit_check.view, inputs)
-    example_features = examples.features(cnn_digit_check.view)
+    features, probabilities = features_and_probabilities(unforeseen_cnn_check.view, inputs)
+    example_features = examples.features(unforeseen_cnn_check.view)
     _, is_digit, _ = answers_with_examples(
-        cnn_digit_check.clusters, features, probabilities, example_features, examples.labels
+        unforeseen_cnn_check.clusters, features, probabilities, example_features, examples.labels
     )
-    widened = with_prototypes(cnn_digit_check.clusters, example_features, np.arange(len(examples)))
+    widened = with_prototypes(unforeseen_cnn_check.clusters, example_features, np.arange(len(examples)))
     assert list(is_digit) == list(widened.distances(features) <= widened.threshold)
 
 
-def test_the_same_drawing_taught_again_takes_the_latest_digit(cnn, cnn_digit_check, flag_seeds):
+def test_the_same_drawing_taught_again_takes_the_latest_digit(cnn, unforeseen_cnn_check, flag_seeds):
     drawing = style_drawing(FLAG, flag_seeds["misread"])
     examples = TaughtExamples().add(field(flag_seeds["misread"]), 1).add(field(flag_seeds["misread"]), 9)
-    taught, example = predict_with_examples(cnn, drawing, cnn_digit_check, examples)
+    taught, example = predict_with_examples(cnn, drawing, unforeseen_cnn_check, examples)
     assert taught.headline == "Prediction: 9" and example == 1
-    taught, example = predict_with_examples(cnn, drawing, cnn_digit_check, examples.undo())
+    taught, example = predict_with_examples(cnn, drawing, unforeseen_cnn_check, examples.undo())
     assert taught.headline == "Prediction: 1" and example == 0
 
 
-def test_a_refused_drawing_taught_is_accepted(cnn, cnn_digit_check, flag_seeds):
+def test_a_refused_drawing_taught_is_accepted(cnn, unforeseen_cnn_check, flag_seeds):
     drawing = style_drawing(FLAG, flag_seeds["refused"])
-    assert predict_drawing(cnn, drawing, cnn_digit_check).status is Status.NOT_A_DIGIT
+    assert predict_drawing(cnn, drawing, unforeseen_cnn_check).status is Status.NOT_A_DIGIT
     examples = TaughtExamples().add(field(flag_seeds["refused"]), 1)
-    taught, example = predict_with_examples(cnn, drawing, cnn_digit_check, examples)
+    taught, example = predict_with_examples(cnn, drawing, unforeseen_cnn_check, examples)
     assert taught.headline == "Prediction: 1" and example == 0
 
 
@@ -221,9 +221,12 @@ def test_teaching_leaves_real_digits_and_non_digits_as_they_were(cnn_digit_check
     assert (source[len(batch) :] == -1).all()
 
 
-def test_without_examples_or_check_it_is_the_models_own_prediction(cnn, cnn_digit_check, flag_seeds):
+def test_without_examples_or_check_it_is_the_models_own_prediction(cnn, unforeseen_cnn_check, flag_seeds):
     drawing = style_drawing(FLAG, flag_seeds["misread"])
-    for check, examples in [(cnn_digit_check, TaughtExamples()), (None, TaughtExamples().add(field(0), 1))]:
+    for check, examples in [
+        (unforeseen_cnn_check, TaughtExamples()),
+        (None, TaughtExamples().add(field(0), 1)),
+    ]:
         prediction, example = predict_with_examples(cnn, drawing, check, examples)
         untaught = predict_drawing(cnn, drawing, check)
         assert example is None and prediction.headline == untaught.headline == "Prediction: 7"

@@ -3,9 +3,10 @@
 MNIST's writers are mostly American: a 1 with a flag, a crossed 7 or an open 4 may be misread or refused
 however well the model scores on MNIST. The user's examples become extra points of their digit's cluster
 in the model's feature space (the space of the digit check, novelty.py): a drawing that lies nearer to one
-of them than TAUGHT_RATIO of its distance to the nearest digit's mean is read as that example's digit,
-and the digit check accepts whatever lies near an example as it does near a digit's mean. The model itself
-is not changed, so undoing or forgetting an example undoes its effect exactly.
+of them than NEARER_RATIO of its distance to the nearest digit's mean is read as that example's digit
+(novelty.read_by_points, as near a writing style's prototype), and the digit check accepts whatever lies
+near an example as it does near a digit's mean. The model itself is not changed, so undoing or forgetting
+an example undoes its effect exactly.
 
 Chosen by measurement on the tuning seeds (benchmarks/bench_teaching.py): this prototype memory beat a
 short fine-tuning of the last layer on the examples mixed with MNIST digits, and needs no MNIST digits.
@@ -26,7 +27,7 @@ import numpy as np
 
 from digitkit.files import write_atomically
 from digitkit.models import CLASS_COUNT
-from digitkit.novelty import DigitClusters, features_and_probabilities, squared_distances
+from digitkit.novelty import DigitClusters, features_and_probabilities, read_by_points, squared_distances
 from digitkit.prediction import UNSURE_THRESHOLD, Prediction, predict_drawing, prediction_from
 from digitkit.preprocess import FIELD_SIZE, to_model_input_image
 
@@ -35,11 +36,6 @@ if TYPE_CHECKING:
 
     from digitkit.novelty import DigitCheck
 
-# A drawing takes a taught example's digit when its distance to the example is under this share of its
-# distance to the nearest digit's mean. On the tuning seeds (bench_teaching.py --ratios, the CNN), a 1 with
-# a flag was read right after 3 examples 96.7% of the time at 0.7, 98.3% at 0.8, 100% at 0.85, which also
-# moved a validation digit (0.05 points); 0.8 moved none.
-TAUGHT_RATIO = 0.8
 # At most this many examples are kept: each drawing is compared with all of them. bench_teaching.py's timing
 # (2 busy cores): one drawing with 200 examples took 24 ms with the CNN but 160 ms with the ensemble of 8;
 # with 50, see the README.
@@ -164,22 +160,12 @@ def _checked(inputs: np.ndarray, labels: np.ndarray, name: str) -> tuple[np.ndar
     return inputs.astype(np.float32), labels.astype(np.int64)
 
 
-def _whitened(clusters: DigitClusters, features: list[np.ndarray]) -> list[np.ndarray]:
-    """Per layer, the features where the check's distance over the layer's scale is a Euclidean one."""
-    return [layer.whiten(x) / layer.scale for layer, x in zip(clusters.layers, features, strict=True)]
-
-
-def _whitened_means(clusters: DigitClusters) -> list[np.ndarray]:
-    """Per layer, the means (the digits', then the styles'), whitened and over the layer's scale."""
-    return [layer.whitened_means / layer.scale for layer in clusters.layers]
-
-
 def combined_distances(
     clusters: DigitClusters, features: list[np.ndarray], points: list[np.ndarray]
 ) -> np.ndarray:
     """The distance (N, K) from each input to each point, both given per feature layer, as the digit check
     measures it: the root mean square over the layers of the Mahalanobis distance over the layer's scale."""
-    total = sum(map(squared_distances, _whitened(clusters, features), _whitened(clusters, points)))
+    total = sum(map(squared_distances, clusters.whiten(features), clusters.whiten(points)))
     return np.sqrt(total / len(clusters.layers))
 
 
@@ -191,36 +177,34 @@ def answers_with_examples(
     labels: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The taught answers for inputs whose features (per layer) and model probabilities are given:
-    (probabilities (N, 10), is_digit (N,), the example each answer comes from (N,): -1 for the model's own).
+    (probabilities (N, 10), is_digit (N,), the example each answer comes from (N,): -1 for none).
 
-    An input nearer to an example than TAUGHT_RATIO of its distance to the nearest digit's mean gets the
-    example's digit (probability 1; of two examples as near, the one taught last); the digit check counts
-    every example as a point near which digits lie.
+    The examples are points as the check's styles are (novelty.read_by_points): an input nearer to an
+    example than NEARER_RATIO of its distance to the nearest digit's mean gets the example's digit
+    (probability 1; of two as near, the one taught last), over what a style's prototype reads; the digit
+    check counts every example as a point near which digits lie.
     """
-    probabilities = np.array(probabilities, np.float32)
     labels = np.asarray(labels, np.int64)
     if not len(labels):
-        return (
-            probabilities,
-            clusters.distances(features) <= clusters.threshold,
-            np.full(len(probabilities), -1),
-        )
-    inputs, examples = _whitened(clusters, features), _whitened(clusters, example_features)
-    to_means = list(map(squared_distances, inputs, _whitened_means(clusters)))  # per layer (N, K)
-    to_each_example = list(map(squared_distances, inputs, examples))  # per layer (N, E)
+        probabilities, distances = clusters.answers(features, probabilities)
+        return probabilities, distances <= clusters.threshold, np.full(len(probabilities), -1)
+    inputs = clusters.whiten(features)
+    to_means = clusters.squares(inputs)  # per layer (N, K)
+    to_each_example = list(map(squared_distances, inputs, clusters.whiten(example_features)))  # (N, E)
     layers = len(clusters.layers)
-    to_digits = np.sqrt(sum(squares[:, :CLASS_COUNT] for squares in to_means) / layers).min(axis=1)
+    means = np.sqrt(sum(to_means) / layers)
+    to_digits = means[:, :CLASS_COUNT].min(axis=1)
+    styles, style_digits = clusters.labelled
+    answered, _ = read_by_points(probabilities, to_digits, means[:, styles], style_digits)
     to_examples = np.sqrt(sum(to_each_example) / layers)
-    nearest = len(labels) - 1 - to_examples[:, ::-1].argmin(axis=1)  # on a tie, the latest example
-    taught = to_examples[np.arange(len(nearest)), nearest] < TAUGHT_RATIO * to_digits
-    probabilities[taught] = np.eye(CLASS_COUNT, dtype=np.float32)[labels[nearest[taught]]]
+    answered, example = read_by_points(answered, to_digits, to_examples, labels)  # the user's over a style's
     # the digit check with each example as one more mean (novelty.with_prototypes), per layer
     nearest_squares = [
-        np.minimum(means.min(axis=1), each.min(axis=1))
-        for means, each in zip(to_means, to_each_example, strict=True)
+        np.minimum(squares.min(axis=1), each.min(axis=1))
+        for squares, each in zip(to_means, to_each_example, strict=True)
     ]
     is_digit = np.sqrt(sum(nearest_squares) / layers) <= clusters.threshold
-    return probabilities, is_digit, np.where(taught, nearest, -1)
+    return answered, is_digit, example
 
 
 def predict_with_examples(
