@@ -23,7 +23,7 @@ and photos and drawings with the digit check's styles not read as their digits (
 the check's prototypes of the styles, fitted on other seeds, still widen it).
 
 Usage: .venv/bin/python benchmarks/bench_writers.py [--data dataset] [--set tuning] [--model ensemble]
-       [--count 50] [--drawings 20] [--ablation]
+       [--count 50] [--drawings 20] [--ablation] [--ratio 0.8]
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from collections import Counter
 
 import numpy as np
+from digitkit import novelty
 from digitkit.marks import Rules
 from digitkit.models import load_model
 from digitkit.novelty import DigitCheck, load_digit_check
@@ -196,9 +198,16 @@ def main() -> None:
     parser.add_argument("--drawings", type=int, default=20, help="drawings of each style at each pen width")
     parser.add_argument("--ablation", action="store_true", help="read the photos with each rule switched off")
     parser.add_argument(
+        "--ratio", type=float, help="novelty.NEARER_RATIO to read the styles with (tuning set only)"
+    )
+    parser.add_argument(
         "--show", type=int, default=0, help="print this many wrong readings of each photo set"
     )
     args = parser.parse_args()
+    if args.ratio is not None:
+        if args.set != "tuning":
+            sys.exit("--ratio chooses the rule: use it with --set tuning only")
+        novelty.NEARER_RATIO = args.ratio
 
     name, path = chosen_model(args.models, args.model)
     nb, _, x_val, _, y_val = labelled_split(args.data)
@@ -294,7 +303,7 @@ def main() -> None:
         )
         record["ablation drawings"] = {key: dict(counter) for key, counter in drawn.items()}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"writers-{args.set}-{name}.json"
+    out = RESULTS / f"writers-{args.set}-{name}{'' if args.ratio is None else f'-ratio-{args.ratio}'}.json"
     nb.write_atomically(out, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))
 
 

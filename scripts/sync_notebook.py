@@ -146,6 +146,9 @@ CELLS = (
                 (
                     "MAX_EXAMPLES",
                     "FILE_KIND",
+                    "EXAMPLE_TURNS",
+                    "TAUGHT_RATIO",
+                    "POINTS_PER_EXAMPLE",
                     "NEEDS_CHECK",
                     "TeachingFileError",
                     "TaughtExamples",

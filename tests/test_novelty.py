@@ -177,6 +177,8 @@ def test_an_input_much_nearer_to_a_point_than_to_any_digit_takes_the_points_digi
     assert read[0].argmax() == 1 and read[0].max() == 1 and read[2].argmax() == 7
     np.testing.assert_array_equal(read[[1, 3]], probabilities[[1, 3]])  # the model's own answers
     assert probabilities.max() == np.float32(0.1)  # the input is not changed
+    _, strict = read_by_points(probabilities, to_digits, to_points, np.array([1, 7]), ratio=0.4)
+    assert list(strict) == [-1, -1, -1, -1]  # a ratio of its own (a taught example's, teaching.py)
     unchanged, none = read_by_points(probabilities, to_digits, np.zeros((4, 0)), np.zeros(0, int))
     np.testing.assert_array_equal(unchanged, probabilities) and (none == -1).all()
 

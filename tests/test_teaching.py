@@ -7,12 +7,15 @@ import io
 import numpy as np
 import pytest
 from digitkit import teaching
+from digitkit.marks import slant
 from digitkit.models import DEFAULT_MODEL_DIR, load_model
 from digitkit.novelty import Clusters, DigitClusters, features_and_probabilities
 from digitkit.prediction import Status, predict_drawing
 from digitkit.preprocess import to_model_input_image
 from digitkit.teaching import (
+    EXAMPLE_TURNS,
     FILE_KIND,
+    POINTS_PER_EXAMPLE,
     TaughtExamples,
     TeachingFileError,
     answers_with_examples,
@@ -174,9 +177,10 @@ def test_the_check_widened_by_the_examples_is_novelty_with_prototypes(unforeseen
     features, probabilities = features_and_probabilities(unforeseen_cnn_check.view, inputs)
     example_features = examples.features(unforeseen_cnn_check.view)
     _, is_digit, _ = answers_with_examples(
-        unforeseen_cnn_check.clusters, features, probabilities, example_features, examples.labels
+        unforeseen_cnn_check.clusters, features, probabilities, example_features, examples.point_labels
     )
-    widened = with_prototypes(unforeseen_cnn_check.clusters, example_features, np.arange(len(examples)))
+    points = len(examples) * POINTS_PER_EXAMPLE
+    widened = with_prototypes(unforeseen_cnn_check.clusters, example_features, np.arange(points))
     assert list(is_digit) == list(widened.distances(features) <= widened.threshold)
 
 
@@ -231,3 +235,23 @@ def test_without_examples_or_check_it_is_the_models_own_prediction(cnn, unforese
         untaught = predict_drawing(cnn, drawing, check)
         assert example is None and prediction.headline == untaught.headline == "Prediction: 7"
         np.testing.assert_array_equal(prediction.probabilities, untaught.probabilities)
+
+
+def test_each_example_is_also_a_point_turned_each_way():
+    upright = np.zeros((28, 28), np.float32)
+    upright[4:24, 13:15] = 1.0  # a 1 standing straight
+    examples = TaughtExamples().add(upright, 1).add(np.rot90(upright), 7)
+    points = examples.points
+    assert points.shape == (2 * POINTS_PER_EXAMPLE, 28, 28) and points.dtype == np.float32
+    assert list(examples.point_labels) == [1] * POINTS_PER_EXAMPLE + [7] * POINTS_PER_EXAMPLE
+    np.testing.assert_array_equal(points[0], upright)  # the example as taught comes first
+    for point, angle in zip(points[1:POINTS_PER_EXAMPLE], EXAMPLE_TURNS, strict=True):
+        # a turn by a positive angle is counterclockwise (OpenCV's): the 1 then leans left of upright
+        assert abs(slant(point) + angle) < 1 and points.min() >= 0 and points.max() <= 1
+        assert abs(point.sum() - upright.sum()) < 0.05 * upright.sum()  # no ink lost at the field's edge
+
+
+def test_an_example_is_left_out_by_its_index():
+    examples = TaughtExamples().add(field(0), 1).add(field(1), 7).add(field(2), 9)
+    assert list(examples.without(1).labels) == [1, 9] and list(examples.undo().labels) == [1, 7]
+    np.testing.assert_array_equal(examples.without(0).inputs, examples.inputs[1:])

@@ -41,13 +41,11 @@ if TYPE_CHECKING:
 
 NOVELTY_FILE = "novelty.npz"
 REFUSED_SHARE = 0.01  # the threshold refuses this share of the validation digits
-# An input whose distance to a labelled point (a style's prototype, or an example the user taught,
-# teaching.py) is under this share of its distance to the nearest digit's mean is read as the point's digit.
-# Chosen on the teaching benchmark's tuning seeds (bench_teaching.py --ratios, the CNN): a 1 with a flag
-# was read right after 3 examples 96.7% of the time at 0.7, 98.3% at 0.8, 100% at 0.85, which also moved a
-# validation digit (0.05 points); 0.8 moved none. With the styles' prototypes as the points (tuning set,
-# bench_writers.py --ablation, the ensemble): style drawings read right 92.9% -> 99.3%, 2 more style photos
-# read exactly, no other photo and no validation digit read differently.
+# An input whose distance to a labelled point (a writing style's prototype) is under this share of its
+# distance to the nearest digit's mean is read as the point's digit (read_by_points; the examples a user
+# teaches are points too, with their own ratio, teaching.TAUGHT_RATIO). Tuning seeds, the ensemble
+# (bench_writers.py --ratio R): style drawings read right 92.9% with the rule off, 95.5% at 0.7, 99.3% at
+# 0.8, 99.3% at 0.9; at 0.8, 2 more style photos read exactly and no other photo read differently.
 NEARER_RATIO = 0.8
 
 
@@ -137,17 +135,22 @@ class DigitClusters:
 
 
 def read_by_points(
-    probabilities: np.ndarray, to_digits: np.ndarray, to_points: np.ndarray, digits: np.ndarray
+    probabilities: np.ndarray,
+    to_digits: np.ndarray,
+    to_points: np.ndarray,
+    digits: np.ndarray,
+    ratio: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The probabilities (N, 10) where an input nearer to a labelled point than NEARER_RATIO of its distance
-    to the nearest digit's mean (`to_digits`, (N,)) takes the point's digit at probability 1; of two points
-    as near, the later. `to_points` (N, P): the distances to the points, whose digits are `digits` (P,).
-    Also which point each input was read by, -1 for none (the model's own answer)."""
+    """The probabilities (N, 10) where an input nearer to a labelled point than `ratio` (None: NEARER_RATIO)
+    of its distance to the nearest digit's mean (`to_digits`, (N,)) takes the point's digit at probability
+    1; of two points as near, the later. `to_points` (N, P): the distances to the points, whose digits are
+    `digits` (P,). Also which point each input was read by, -1 for none (the model's own answer)."""
     probabilities = np.array(probabilities, np.float32)
     if not to_points.shape[1]:
         return probabilities, np.full(len(probabilities), -1)
+    ratio = NEARER_RATIO if ratio is None else ratio
     nearest = to_points.shape[1] - 1 - to_points[:, ::-1].argmin(axis=1)  # on a tie, the later point
-    near = to_points[np.arange(len(nearest)), nearest] < NEARER_RATIO * to_digits
+    near = to_points[np.arange(len(nearest)), nearest] < ratio * to_digits
     probabilities[near] = np.eye(CLASS_COUNT, dtype=np.float32)[np.asarray(digits)[nearest[near]]]
     return probabilities, np.where(near, nearest, -1)
 
