@@ -255,3 +255,10 @@ def test_an_example_is_left_out_by_its_index():
     examples = TaughtExamples().add(field(0), 1).add(field(1), 7).add(field(2), 9)
     assert list(examples.without(1).labels) == [1, 9] and list(examples.undo().labels) == [1, 7]
     np.testing.assert_array_equal(examples.without(0).inputs, examples.inputs[1:])
+
+
+def test_no_examples_have_no_points_and_no_features(unforeseen_cnn_check):
+    # the canvas asks for the features after the last example is undone
+    examples = TaughtExamples().add(field(0), 1).undo()
+    assert examples.points.shape == (0, 28, 28) and examples.point_labels.shape == (0,)
+    assert all(len(layer) == 0 for layer in examples.features(unforeseen_cnn_check.view))

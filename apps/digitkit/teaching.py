@@ -107,7 +107,7 @@ class TaughtExamples:
         cached = self._features.get(id(view))
         if cached is None or cached[0] is not view:
             points = self.points
-            cached = (view, features_and_probabilities(view, points.reshape(len(points), -1))[0])
+            cached = (view, features_and_probabilities(view, points.reshape(len(points), FIELD_SIZE**2))[0])
             self._features[id(view)] = cached
         return cached[1]
 
