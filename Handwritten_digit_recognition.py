@@ -3079,8 +3079,8 @@ print(
 # @title Shared with the apps: teaching the model your handwriting {display-mode: "form"}
 # Copied by scripts/sync_notebook.py from apps/digitkit (teaching.py): edit the original, not this copy.
 # At most this many examples are kept: each drawing is compared with all of them. bench_teaching.py's timing
-# (2 busy cores): one drawing with 200 examples took 24 ms with the CNN but 160 ms with the ensemble of 8;
-# with 50, see the README.
+# (2 busy cores): one drawing with 200 examples took 24 ms with the CNN but 160 ms with the ensemble of 8
+# (before the check's distances were whitened once); with 50 (150 points), see the README.
 MAX_EXAMPLES = 50
 FILE_KIND = "digit-teaching-examples/1"  # written in every file, checked when one is read
 # Each example is also a point turned by these angles (degrees, about the field's centre): one writer's

@@ -3,10 +3,10 @@
 MNIST's writers are mostly American: a 1 with a flag, a crossed 7 or an open 4 may be misread or refused
 however well the model scores on MNIST. The user's examples become extra points of their digit's cluster
 in the model's feature space (the space of the digit check, novelty.py): a drawing that lies nearer to one
-of them (or of its copies turned a little each way) than TAUGHT_RATIO of its distance to the nearest digit's
-mean is read as that example's digit (novelty.read_by_points, as near a writing style's prototype), and the digit check accepts whatever lies
-near an example as it does near a digit's mean. The model itself is not changed, so undoing or forgetting
-an example undoes its effect exactly.
+of them (or to its copies turned a little each way) than TAUGHT_RATIO of its distance to the nearest
+digit's mean is read as that example's digit (novelty.read_by_points, as near a writing style's
+prototype), and the digit check accepts whatever lies near an example as it does near a digit's mean. The
+model itself is not changed, so undoing or forgetting an example undoes its effect exactly.
 
 Chosen by measurement on the tuning seeds (benchmarks/bench_teaching.py): this prototype memory beat a
 short fine-tuning of the last layer on the examples mixed with MNIST digits, and needs no MNIST digits.
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from digitkit.novelty import DigitCheck
 
 # At most this many examples are kept: each drawing is compared with all of them. bench_teaching.py's timing
-# (2 busy cores): one drawing with 200 examples took 24 ms with the CNN but 160 ms with the ensemble of 8;
-# with 50, see the README.
+# (2 busy cores): one drawing with 200 examples took 24 ms with the CNN but 160 ms with the ensemble of 8
+# (before the check's distances were whitened once); with 50 (150 points), see the README.
 MAX_EXAMPLES = 50
 FILE_KIND = "digit-teaching-examples/1"  # written in every file, checked when one is read
 # Each example is also a point turned by these angles (degrees, about the field's centre): one writer's
