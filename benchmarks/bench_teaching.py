@@ -83,10 +83,12 @@ class Reader:
         from digitkit.teaching import answers_with_examples
 
         features, probabilities = computed
-        points = examples.points
-        example_features = self.features(points.reshape(len(points), 28 * 28))[0]
         taught, is_digit, _ = answers_with_examples(
-            clusters or self.clusters, features, probabilities, example_features, examples.point_labels
+            clusters or self.clusters,
+            features,
+            probabilities,
+            examples.features(self.view),  # computed once per set of examples (TaughtExamples caches them)
+            examples.point_labels,
         )
         return taught, is_digit
 
