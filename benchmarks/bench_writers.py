@@ -20,10 +20,12 @@ Drawings on the web page's canvas (read as the apps read a drawing):
 
 `--ablation` reads the photos again with each of the reader's rules switched off (digitkit.marks.Rules),
 and photos and drawings with the digit check's styles not read as their digits (novelty.read_by_points:
-the check's prototypes of the styles, fitted on other seeds, still widen it).
+the check's prototypes of the styles, fitted on other seeds, still widen it), and with a style's prototype
+measured against the nearest mean of any digit rather than of another digit than the style's own
+(novelty.THAN_OTHER_DIGITS).
 
 Usage: .venv/bin/python benchmarks/bench_writers.py [--data dataset] [--set tuning] [--model ensemble]
-       [--count 50] [--drawings 20] [--ablation] [--ratio 0.8]
+       [--count 50] [--drawings 20] [--ablation] [--ratio 0.8] [--any-digit]
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ TARGETS = {
 }
 MAX_VALIDATION_REFUSED = 0.01
 STYLES_READ = "styles read as their digits"  # the ablation's row for novelty.read_by_points
+ANY_DIGIT = "styles against any digit's mean"  # its row for novelty.THAN_OTHER_DIGITS (off: the nearest mean)
 
 
 def photo_sets(which: str, count: int, digits: tuple[np.ndarray, np.ndarray]) -> dict[str, list]:
@@ -201,6 +204,11 @@ def main() -> None:
         "--ratio", type=float, help="novelty.NEARER_RATIO to read the styles with (tuning set only)"
     )
     parser.add_argument(
+        "--any-digit",
+        action="store_true",
+        help="measure the styles against the nearest mean of any digit (tuning set only)",
+    )
+    parser.add_argument(
         "--show", type=int, default=0, help="print this many wrong readings of each photo set"
     )
     args = parser.parse_args()
@@ -208,6 +216,10 @@ def main() -> None:
         if args.set != "tuning":
             sys.exit("--ratio chooses the rule: use it with --set tuning only")
         novelty.NEARER_RATIO = args.ratio
+    if args.any_digit:
+        if args.set != "tuning":
+            sys.exit("--any-digit chooses the rule: use it with --set tuning only")
+        novelty.THAN_OTHER_DIGITS = False
 
     name, path = chosen_model(args.models, args.model)
     nb, _, x_val, _, y_val = labelled_split(args.data)
@@ -285,6 +297,10 @@ def main() -> None:
             rows[field.name] = read_photos(sets, model, check, Rules(**{field.name: False}))
         unread = DigitCheck(check.view, dataclasses.replace(check.clusters, prototype_digits=()))
         rows[STYLES_READ] = read_photos(sets, model, unread, Rules())
+        novelty.THAN_OTHER_DIGITS = False
+        rows[ANY_DIGIT] = read_photos(sets, model, check, Rules())
+        any_digit = read_drawings(args.set, args.drawings, model, check)
+        novelty.THAN_OTHER_DIGITS = True
         for rule, result in rows.items():
             cells = [
                 f"{sum(result[s][o] for o in PHOTO_OUTCOMES[:2])} / {sum(result[s][o] for o in SILENT)}"
@@ -302,8 +318,15 @@ def main() -> None:
             f" (on: {share(refused, 'right')})"
         )
         record["ablation drawings"] = {key: dict(counter) for key, counter in drawn.items()}
+        any_styles = sum((c for key, c in any_digit.items() if key != "non-digits"), Counter())
+        print(
+            f"With {ANY_DIGIT}: style drawings read right {share(any_styles, 'right')}, non-digit drawings"
+            f" refused {share(any_digit['non-digits'], 'right')}"
+        )
+        record["ablation drawings, " + ANY_DIGIT] = {key: dict(c) for key, c in any_digit.items()}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"writers-{args.set}-{name}{'' if args.ratio is None else f'-ratio-{args.ratio}'}.json"
+    suffix = ("" if args.ratio is None else f"-ratio-{args.ratio}") + ("-any-digit" if args.any_digit else "")
+    out = RESULTS / f"writers-{args.set}-{name}{suffix}.json"
     nb.write_atomically(out, lambda tmp: tmp.write_text(json.dumps(record, indent=1)))
 
 

@@ -6,6 +6,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from digitkit import novelty
 from digitkit.board import DrawingBoard
 from digitkit.models import DEFAULT_MODEL_DIR, available_models, load_model
 from digitkit.novelty import (
@@ -169,7 +170,7 @@ def test_the_whitened_distance_is_the_mahalanobis_distance():
 
 def test_an_input_much_nearer_to_a_point_than_to_any_digit_takes_the_points_digit():
     probabilities = np.full((4, 10), 0.1, np.float32)
-    to_digits = np.array([10.0, 10.0, 10.0, 10.0])
+    to_digits = np.full((4, 10), 10.0)
     # nearest points at 7.9 (under NEARER_RATIO of 10), 8.1 (over), a tie of two points, and none near
     to_points = np.array([[7.9, 20.0], [8.1, 30.0], [5.0, 5.0], [50.0, 40.0]]) * NEARER_RATIO / 0.8
     read, point = read_by_points(probabilities, to_digits, to_points, np.array([1, 7]))
@@ -181,6 +182,24 @@ def test_an_input_much_nearer_to_a_point_than_to_any_digit_takes_the_points_digi
     assert list(strict) == [-1, -1, -1, -1]  # a ratio of its own (a taught example's, teaching.py)
     unchanged, none = read_by_points(probabilities, to_digits, np.zeros((4, 0)), np.zeros(0, int))
     np.testing.assert_array_equal(unchanged, probabilities) and (none == -1).all()
+
+
+@pytest.mark.parametrize("other_digits", [True, False])
+def test_a_point_is_measured_against_the_nearest_mean_of_another_digit_than_its_own(
+    monkeypatch, other_digits
+):
+    monkeypatch.setattr(novelty, "THAN_OTHER_DIGITS", other_digits)
+    probabilities = np.tile(np.eye(10, dtype=np.float32)[7], (2, 1))  # the model says 7
+    to_digits = np.full((2, 10), 20.0)
+    to_digits[:, 1], to_digits[:, 7] = 6.0, 10.0  # nearest the 1s' mean, then the 7s'
+    to_points = np.array([[7.0], [7.0]]) * NEARER_RATIO / 0.8  # 0.7 of the 7s' distance, over the 1s'
+    read_as_one, point = read_by_points(probabilities[:1], to_digits[:1], to_points[:1], np.array([1]))
+    # a point of 1s: against the 7s' mean it is near (a 1 all the more); against any digit's, not
+    assert list(point) == ([0] if other_digits else [-1])
+    assert read_as_one[0].argmax() == (1 if other_digits else 7)
+    # a point of 7s is still measured against the 1s' mean, which is nearer than it
+    _, seven = read_by_points(probabilities[1:], to_digits[1:], to_points[1:], np.array([7]))
+    assert list(seven) == [-1]
 
 
 def styled_clusters() -> tuple[DigitClusters, np.ndarray, np.ndarray]:

@@ -3,8 +3,8 @@
 MNIST's writers are mostly American: a 1 with a flag, a crossed 7 or an open 4 may be misread or refused
 however well the model scores on MNIST. The user's examples become extra points of their digit's cluster
 in the model's feature space (the space of the digit check, novelty.py): a drawing that lies nearer to one
-of them (or to its copies turned a little each way) than TAUGHT_RATIO of its distance to the nearest
-digit's mean is read as that example's digit (novelty.read_by_points, as near a writing style's
+of them (or to its copies turned a little each way) than TAUGHT_RATIO of its distance to the nearest mean
+of another digit is read as that example's digit (novelty.read_by_points, as near a writing style's
 prototype), and the digit check accepts whatever lies near an example as it does near a digit's mean. The
 model itself is not changed, so undoing or forgetting an example undoes its effect exactly.
 
@@ -28,7 +28,14 @@ import numpy as np
 
 from digitkit.files import write_atomically
 from digitkit.models import CLASS_COUNT
-from digitkit.novelty import DigitClusters, features_and_probabilities, read_by_points, squared_distances
+from digitkit.novelty import (
+    DigitClusters,
+    combined,
+    features_and_probabilities,
+    nearest_combined,
+    read_by_points,
+    squared_distances,
+)
 from digitkit.prediction import UNSURE_THRESHOLD, Prediction, predict_drawing, prediction_from
 from digitkit.preprocess import FIELD_SIZE, to_model_input_image
 
@@ -197,8 +204,7 @@ def combined_distances(
 ) -> np.ndarray:
     """The distance (N, K) from each input to each point, both given per feature layer, as the digit check
     measures it: the root mean square over the layers of the Mahalanobis distance over the layer's scale."""
-    total = sum(map(squared_distances, clusters.whiten(features), clusters.whiten(points)))
-    return np.sqrt(total / len(clusters.layers))
+    return combined(list(map(squared_distances, clusters.whiten(features), clusters.whiten(points))))
 
 
 def answers_with_examples(
@@ -213,33 +219,23 @@ def answers_with_examples(
     the point each answer comes from (N,): -1 for none).
 
     The points are read as the check's styles are (novelty.read_by_points): an input nearer to a point
-    than TAUGHT_RATIO of its distance to the nearest digit's mean gets the point's digit (probability 1;
-    of two as near, the one taught last), over what a style's prototype reads; the digit check counts
-    every point as one near which digits lie.
+    than TAUGHT_RATIO of its distance to the nearest mean of another digit gets the point's digit
+    (probability 1; of two as near, the one taught last), over what a style's prototype reads; the digit
+    check counts every point as one near which digits lie.
     """
-    labels = np.asarray(labels, np.int64)
-    if not len(labels):
-        probabilities, distances = clusters.answers(features, probabilities)
-        return probabilities, distances <= clusters.threshold, np.full(len(probabilities), -1)
     inputs = clusters.whiten(features)
     to_means = clusters.squares(inputs)  # per layer (N, K)
     to_each_example = list(map(squared_distances, inputs, clusters.whiten(example_features)))  # (N, E)
-    layers = len(clusters.layers)
-    means = np.sqrt(sum(to_means) / layers)
-    to_digits = means[:, :CLASS_COUNT].min(axis=1)
-    styles, style_digits = clusters.labelled
-    answered, _ = read_by_points(probabilities, to_digits, means[:, styles], style_digits)
-    to_examples = np.sqrt(sum(to_each_example) / layers)
+    means = combined(to_means)
+    answered = clusters.read_styles(means, probabilities)
     answered, example = read_by_points(
-        answered, to_digits, to_examples, labels, TAUGHT_RATIO
-    )  # over a style's
-    # the digit check with each example as one more mean (novelty.with_prototypes), per layer
-    nearest_squares = [
-        np.minimum(squares.min(axis=1), each.min(axis=1))
-        for squares, each in zip(to_means, to_each_example, strict=True)
-    ]
-    is_digit = np.sqrt(sum(nearest_squares) / layers) <= clusters.threshold
-    return answered, is_digit, example
+        answered, means[:, :CLASS_COUNT], combined(to_each_example), labels, TAUGHT_RATIO
+    )
+    # the digit check with each example as one more mean (novelty.with_prototypes)
+    distances = nearest_combined(
+        [np.concatenate(pair, axis=1) for pair in zip(to_means, to_each_example, strict=True)]
+    )
+    return answered, distances <= clusters.threshold, example
 
 
 def predict_with_examples(
