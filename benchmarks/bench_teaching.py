@@ -11,15 +11,16 @@ nobody foresaw. The validation digits (this set's half, no model trained on them
 set of examples taught; their accuracy must stay within 0.1 points of the untaught model's.
 
 `--set tuning` is for choosing (`--ratios 0.7 0.8 0.85` tries teaching.TAUGHT_RATIO values; `--no-turns` reads
-without the examples' turned copies, teaching.EXAMPLE_TURNS; `--any-digit` measures the examples and styles
+without the examples' turned copies, teaching.EXAMPLE_TURNS; `--no-halfway` without the points halfway
+between two examples, teaching.HALFWAY; `--any-digit` measures the examples and styles
 against the nearest mean of any digit, not of another digit than theirs, novelty.THAN_OTHER_DIGITS;
 `--fine-tuning` compares a short fine-tuning of
 the last layer on the examples mixed with 3,000 training digits); `--set reporting` gives the README's table
 and is never used to choose anything.
 
 Usage: .venv/bin/python benchmarks/bench_teaching.py [--data dataset] [--set tuning] [--model cnn]
-       [--drawings 20] [--trials 8] [--ratios 0.8 ...] [--no-turns] [--any-digit] [--fine-tuning]
-       [--repeats 100]
+       [--drawings 20] [--trials 8] [--ratios 0.8 ...] [--no-turns] [--no-halfway] [--any-digit]
+       [--fine-tuning] [--repeats 100]
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Reader:
             probabilities,
             examples.features(self.view),  # computed once per set of examples (TaughtExamples caches them)
             examples.point_labels,
+            examples.halfway,
         )
         return taught, is_digit
 
@@ -227,7 +229,8 @@ def print_table(title: str, result: dict, untaught_accuracy: float, ks=(0, *TAUG
 
 
 def timing(model, check, repeats: int) -> dict[int, float]:
-    """Median ms of one drawing read the page's way with 0, 5 and MAX_EXAMPLES examples."""
+    """Median ms of one drawing read the page's way with 0, 5 and MAX_EXAMPLES examples, all of one digit
+    (the most points halfway between two examples: with 50, 150 points and 3,675 halfway)."""
     from digitkit.teaching import MAX_EXAMPLES, TaughtExamples, predict_with_examples
 
     drawings = [style_drawing(style, 7 + k) for k in range(5) for style in STYLES]
@@ -235,7 +238,7 @@ def timing(model, check, repeats: int) -> dict[int, float]:
     for count in (0, 5, MAX_EXAMPLES):
         examples = TaughtExamples()
         for k in range(count):
-            examples = examples.add(np.zeros((28, 28), np.float32) + (k % 7) / 10, k % 10)
+            examples = examples.add(np.zeros((28, 28), np.float32) + (k % 7) / 10, 1)
         for drawing in drawings[:5]:  # warm up
             predict_with_examples(model, drawing, check, examples)
         times = []
@@ -263,6 +266,9 @@ def main() -> None:
         "--no-turns", action="store_true", help="no turned copies of the examples (tuning set only)"
     )
     parser.add_argument(
+        "--no-halfway", action="store_true", help="no points halfway between examples (tuning set only)"
+    )
+    parser.add_argument(
         "--any-digit", action="store_true", help="against the nearest mean of any digit (tuning set only)"
     )
     parser.add_argument("--fine-tuning", action="store_true", help="compare fine-tuning the last layer")
@@ -270,9 +276,12 @@ def main() -> None:
         "--repeats", type=int, default=100, help="drawings timed with each number of examples"
     )
     args = parser.parse_args()
-    if args.set == "reporting" and (args.ratios or args.fine_tuning or args.no_turns or args.any_digit):
+    if args.set == "reporting" and (
+        args.ratios or args.fine_tuning or args.no_turns or args.no_halfway or args.any_digit
+    ):
         sys.exit(
-            "--ratios, --no-turns, --any-digit and --fine-tuning choose the method: use them with --set tuning only"
+            "--ratios, --no-turns, --no-halfway, --any-digit and --fine-tuning choose the method: use them with"
+            " --set tuning only"
         )
     if not 1 <= args.trials <= 10:
         sys.exit("--trials: 1 to 10 sets of examples (the seeds of 10 sets of 5 lie before the next pen's)")
@@ -286,6 +295,8 @@ def main() -> None:
 
     if args.no_turns:
         teaching.EXAMPLE_TURNS, teaching.POINTS_PER_EXAMPLE = (), 1
+    if args.no_halfway:
+        teaching.HALFWAY = False
     if args.any_digit:
         novelty.THAN_OTHER_DIGITS = False
     from digitkit.files import write_atomically
@@ -306,7 +317,8 @@ def main() -> None:
     untaught = float((reader.features(validation[0])[1].argmax(axis=1) == validation[1]).mean())
     print(
         f"{args.set} set, the {name} model, TAUGHT_RATIO {teaching.TAUGHT_RATIO}, examples turned by"
-        f" {teaching.EXAMPLE_TURNS or 'nothing'}, measured against the nearest mean of"
+        f" {teaching.EXAMPLE_TURNS or 'nothing'},{'' if teaching.HALFWAY else ' no'} points halfway between"
+        f" examples, measured against the nearest mean of"
         f" {'another digit than theirs' if novelty.THAN_OTHER_DIGITS else 'any digit'}; {args.trials} sets of examples and {args.drawings} new"
         f" drawings of each style at each of {len(PEN_WIDTHS)} pens; {len(validation[1]):,} validation digits"
         f" (untaught accuracy {untaught:.2%})"
@@ -316,6 +328,7 @@ def main() -> None:
         "model": name,
         "ratio": teaching.TAUGHT_RATIO,
         "turns": list(teaching.EXAMPLE_TURNS),
+        "halfway": teaching.HALFWAY,
         "than_other_digits": novelty.THAN_OTHER_DIGITS,
         "trials": args.trials,
         "untaught_accuracy": untaught,
@@ -382,7 +395,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = write_atomically(
         RESULTS / f"teaching-{args.set}-{name}{'-no-turns' if args.no_turns else ''}"
-        f"{'-any-digit' if args.any_digit else ''}.json",
+        f"{'-no-halfway' if args.no_halfway else ''}{'-any-digit' if args.any_digit else ''}.json",
         lambda tmp: tmp.write_text(json.dumps(record, indent=1)),
     )
     print(f"wrote {out.relative_to(ROOT)}")

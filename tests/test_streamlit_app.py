@@ -138,9 +138,15 @@ def test_a_doubtful_digit_of_an_uploaded_number_is_shown_unsure_not_dropped(monk
     )  # it leaves the doubt out
 
 
-def test_chart_shows_the_models_probabilities_for_the_drawing(monkeypatch, best_model):
+def test_chart_shows_the_probabilities_the_answer_comes_from(monkeypatch, best_model):
+    from digitkit.models import DEFAULT_MODEL_DIR
+    from digitkit.novelty import load_digit_check
+
     drawing = digit_drawing(3, 280, index=5)
-    expected = predict_proba(best_model, to_model_input(drawing, invert=False).reshape(1, -1))[0]
+    check = load_digit_check(best_model, next(iter(available_models(DEFAULT_MODEL_DIR).values())))
+    expected = predict_drawing(best_model, drawing, check).probabilities  # the styles read (novelty.py)
+    model_own = predict_proba(best_model, to_model_input(drawing, invert=False).reshape(1, -1))[0]
+    assert expected.argmax() == model_own.argmax() == 3
     at, _ = run_app(monkeypatch, drawing)
     assert texts(at, "subheader") == [prediction_from(expected, None).headline]
     chart = at.get("vega_lite_chart")[0].proto

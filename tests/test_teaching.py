@@ -162,7 +162,7 @@ def test_a_misread_one_with_a_flag_is_read_as_one_once_taught(cnn, unforeseen_cn
     assert untaught.headline == "Prediction: 7"
     examples = TaughtExamples().add(field(flag_seeds["taught"]), 1)
     taught, example = predict_with_examples(model, drawing, unforeseen_cnn_check, examples)
-    assert taught.headline == "Prediction: 1" and example == 0
+    assert taught.headline == "Prediction: 1" and example == (0,)
     # undone, the model's own answer comes back exactly
     again, example = predict_with_examples(model, drawing, unforeseen_cnn_check, examples.undo())
     assert example is None and again.headline == untaught.headline
@@ -177,10 +177,18 @@ def test_the_check_widened_by_the_examples_is_novelty_with_prototypes(unforeseen
     features, probabilities = features_and_probabilities(unforeseen_cnn_check.view, inputs)
     example_features = examples.features(unforeseen_cnn_check.view)
     _, is_digit, _ = answers_with_examples(
-        unforeseen_cnn_check.clusters, features, probabilities, example_features, examples.point_labels
+        unforeseen_cnn_check.clusters,
+        features,
+        probabilities,
+        example_features,
+        examples.point_labels,
+        examples.halfway,
     )
-    points = len(examples) * POINTS_PER_EXAMPLE
-    widened = with_prototypes(unforeseen_cnn_check.clusters, example_features, np.arange(points))
+    # the points, and those halfway between the two examples (at each turn), each as one more mean
+    first, second = examples.halfway
+    assert len(first) == POINTS_PER_EXAMPLE
+    points = [np.concatenate([f, (f[first] + f[second]) / 2]) for f in example_features]
+    widened = with_prototypes(unforeseen_cnn_check.clusters, points, np.arange(len(points[0])))
     assert list(is_digit) == list(widened.distances(features) <= widened.threshold)
 
 
@@ -188,9 +196,9 @@ def test_the_same_drawing_taught_again_takes_the_latest_digit(cnn, unforeseen_cn
     drawing = style_drawing(FLAG, flag_seeds["misread"])
     examples = TaughtExamples().add(field(flag_seeds["misread"]), 1).add(field(flag_seeds["misread"]), 9)
     taught, example = predict_with_examples(cnn, drawing, unforeseen_cnn_check, examples)
-    assert taught.headline == "Prediction: 9" and example == 1
+    assert taught.headline == "Prediction: 9" and example == (1,)
     taught, example = predict_with_examples(cnn, drawing, unforeseen_cnn_check, examples.undo())
-    assert taught.headline == "Prediction: 1" and example == 0
+    assert taught.headline == "Prediction: 1" and example == (0,)
 
 
 def test_a_refused_drawing_taught_is_accepted(cnn, unforeseen_cnn_check, flag_seeds):
@@ -198,7 +206,7 @@ def test_a_refused_drawing_taught_is_accepted(cnn, unforeseen_cnn_check, flag_se
     assert predict_drawing(cnn, drawing, unforeseen_cnn_check).status is Status.NOT_A_DIGIT
     examples = TaughtExamples().add(field(flag_seeds["refused"]), 1)
     taught, example = predict_with_examples(cnn, drawing, unforeseen_cnn_check, examples)
-    assert taught.headline == "Prediction: 1" and example == 0
+    assert taught.headline == "Prediction: 1" and example == (0,)
 
 
 def test_teaching_leaves_real_digits_and_non_digits_as_they_were(cnn_digit_check, real_digits):
@@ -262,3 +270,63 @@ def test_no_examples_have_no_points_and_no_features(unforeseen_cnn_check):
     examples = TaughtExamples().add(field(0), 1).undo()
     assert examples.points.shape == (0, 28, 28) and examples.point_labels.shape == (0,)
     assert all(len(layer) == 0 for layer in examples.features(unforeseen_cnn_check.view))
+
+
+def test_points_lie_halfway_between_two_examples_of_one_digit_at_each_turn():
+    examples = TaughtExamples().add(field(0), 1).add(field(1), 7).add(field(2), 1)
+    first, second = examples.halfway
+    turns = np.arange(POINTS_PER_EXAMPLE)
+    # only examples 0 and 2 are of one digit: their points at the same turn
+    np.testing.assert_array_equal(first, turns)
+    np.testing.assert_array_equal(second, 2 * POINTS_PER_EXAMPLE + turns)
+    own = 3 * POINTS_PER_EXAMPLE
+    assert examples.examples_of(POINTS_PER_EXAMPLE + 1) == (1,)  # example 1 turned
+    assert examples.examples_of(own) == (0, 2) and examples.examples_of(own + len(first) - 1) == (0, 2)
+    assert TaughtExamples().add(field(0), 1).halfway[0].size == 0
+
+
+def test_the_distance_to_a_halfway_point_follows_from_those_to_its_ends():
+    from digitkit.novelty import squared_distances
+    from digitkit.teaching import halfway_squares
+
+    rng = np.random.default_rng(0)
+    inputs, points = rng.normal(size=(5, 8)), rng.normal(size=(4, 8))
+    pairs = (np.array([0, 1, 0]), np.array([2, 3, 3]))
+    halfway = (points[pairs[0]] + points[pairs[1]]) / 2
+    np.testing.assert_allclose(
+        halfway_squares(squared_distances(inputs, points), squared_distances(points, points), pairs),
+        squared_distances(inputs, halfway),
+        atol=1e-9,
+    )
+
+
+@pytest.mark.parametrize("halfway", [True, False])
+def test_a_drawing_between_two_examples_is_read_by_the_point_halfway(monkeypatch, halfway):
+    monkeypatch.setattr(teaching, "HALFWAY", halfway)
+    # ten digits' means in 11-D; a drawing between the 1s' and 7s' means (7.1 from each), and two taught 1s
+    # 6 either side of it along the 11th axis, each as one point (no turns)
+    monkeypatch.setattr(teaching, "POINTS_PER_EXAMPLE", 1)
+    means = np.eye(10, 11) * 10
+    clusters = DigitClusters((Clusters(means, np.eye(11), 1.0),), threshold=5.0, model_sha256="")
+    examples = TaughtExamples().add(field(0), 1).add(field(1), 1)
+    drawing = (means[1] + means[7]) / 2
+    ends = drawing + np.outer([1, -1], np.eye(11)[10] * 6)
+    says_seven = np.eye(10, dtype=np.float32)[[7]]
+    read, is_digit, point = answers_with_examples(
+        clusters, [drawing[None]], says_seven, [ends], examples.point_labels, examples.halfway
+    )
+    if halfway:  # on the halfway point: a 1
+        assert read[0].argmax() == 1 and examples.examples_of(int(point[0])) == (0, 1) and is_digit[0]
+    else:  # 6 from each end, over 0.75 of the 7.1 to the 7s' mean: the model's 7
+        np.testing.assert_array_equal(read, says_seven)
+        assert point[0] == -1
+
+
+def test_the_words_name_the_example_or_the_two_an_answer_comes_from():
+    from digitkit.teaching import from_example_words
+
+    examples = TaughtExamples().add(field(0), 1).add(field(1), 7).add(field(2), 1)
+    assert "nearer to your example 2 (a 7) than to any other digit" in from_example_words(examples, (1,))
+    assert "between your examples 1 and 3 (both 1s) than to any other digit" in from_example_words(
+        examples, (0, 2)
+    )
