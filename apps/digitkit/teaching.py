@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
 # At most this many examples are kept: each drawing is compared with all of them. bench_teaching.py's timing
 # (2 busy cores): one drawing with 200 examples took 24 ms with the CNN but 160 ms with the ensemble of 8
-# (before the check's distances were whitened once); with 50 (150 points), see the README.
+# (before the check's distances were whitened once); with 50 of one digit (150 points and 3,675 halfway
+# between them), see the README.
 MAX_EXAMPLES = 50
 FILE_KIND = "digit-teaching-examples/1"  # written in every file, checked when one is read
 # Each example is also a point turned by these angles (degrees, about the field's centre): one writer's
