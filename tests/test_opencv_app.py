@@ -4,6 +4,7 @@ import errno
 import io
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -371,8 +372,9 @@ def test_batch_mode_shows_a_doubtful_digit_instead_of_dropping_it(tmp_path):
     result = run_app("--image", str(path), "--model", "cnn", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "3 digit(s) found" in result.stdout
-    assert f"digit 3: Not sure: 1 (99%), but {DOUBT_SLASH}" in result.stdout
-    assert "confidence in the whole number" not in result.stdout  # the model's 99% leaves the doubt out
+    # 99% from the model, 100% where a style's prototype (a 1 with a flag) reads it: either way, doubtful
+    assert re.search(rf"digit 3: Not sure: 1 \((99|100)%\), but {re.escape(DOUBT_SLASH)}", result.stdout)
+    assert "confidence in the whole number" not in result.stdout  # a sure 1 leaves the doubt out
     assert last_line(result.stdout) == "611 (not sure of the 3rd digit)"
     annotated = cv2.imread(str(out))
     assert (np.abs(annotated.astype(int) - UNSURE_COLOUR).sum(axis=2) == 0).sum() > 50  # the orange box
