@@ -297,10 +297,10 @@ def main() -> None:
             rows[field.name] = read_photos(sets, model, check, Rules(**{field.name: False}))
         unread = DigitCheck(check.view, dataclasses.replace(check.clusters, prototype_digits=()))
         rows[STYLES_READ] = read_photos(sets, model, unread, Rules())
-        novelty.THAN_OTHER_DIGITS = False
+        chosen, novelty.THAN_OTHER_DIGITS = novelty.THAN_OTHER_DIGITS, False
         rows[ANY_DIGIT] = read_photos(sets, model, check, Rules())
         any_digit = read_drawings(args.set, args.drawings, model, check)
-        novelty.THAN_OTHER_DIGITS = True
+        novelty.THAN_OTHER_DIGITS = chosen  # as chosen (--any-digit) for the rest
         for rule, result in rows.items():
             cells = [
                 f"{sum(result[s][o] for o in PHOTO_OUTCOMES[:2])} / {sum(result[s][o] for o in SILENT)}"

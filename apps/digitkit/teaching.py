@@ -114,7 +114,7 @@ class TaughtExamples:
 
     @property
     def point_labels(self) -> np.ndarray:
-        """The digit of each of the points (not the halfway ones: halfway_labels)."""
+        """The digit of each of the points (not of the halfway points: see `halfway`)."""
         return np.repeat(self.labels, POINTS_PER_EXAMPLE)
 
     @property
@@ -293,8 +293,8 @@ def predict_with_examples(
 ) -> tuple[Prediction, tuple[int, ...] | None]:
     """The prediction for a drawing (white ink on black) using the taught examples, and the index of the
     example its answer comes from, or of the two it lies halfway between (None: the model's own answer).
-    Without examples, or without a digit
-    check (whose feature space the examples live in), it is predict_drawing's.
+    Without examples, or without a digit check (whose feature space the examples live in), it is
+    predict_drawing's.
 
     Raises digitkit.preprocess.EmptyImageError when the drawing holds no ink.
     """
